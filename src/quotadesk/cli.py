@@ -1,0 +1,144 @@
+"""``quotadesk ...``: a thin shell over the library.
+
+Every command calls one library function, prints a readable view or ``--json``, and turns
+a ``QuotadeskError`` into a message on stderr and exit 2 with nothing on stdout. Heavy
+imports happen inside the commands so that ``quotadesk triage`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from quotadesk import __version__
+from quotadesk.errors import QuotadeskError
+
+app = typer.Typer(
+    name="quotadesk",
+    help="Billing and support desk for AI API platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a library error becomes a clear message and exit 2."""
+    from quotadesk.money import MoneyError
+
+    try:
+        return fn()
+    except (QuotadeskError, MoneyError) as exc:
+        _fail(str(exc))
+        raise AssertionError("unreachable") from exc
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"quotadesk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Billing and support desk for AI API platforms."""
+
+
+@app.command()
+def prices(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The price table: per 1M tokens input, output and cached input, class and price date."""
+    from quotadesk.billing.pricing import DEFAULT_PRICES
+
+    rows = [
+        {
+            "model": m,
+            "input_per_mtok": str(p.input_per_mtok),
+            "output_per_mtok": str(p.output_per_mtok),
+            "cached_input_per_mtok": str(p.cached_input_per_mtok),
+            "class": p.price_class,
+            "as_of": p.as_of.isoformat(),
+        }
+        for m, p in sorted(DEFAULT_PRICES.items())
+    ]
+    if json_out:
+        _print_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Prices per 1M tokens (USD)")
+    for col in ("model", "input", "output", "cached input", "class", "as of"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["model"], r["input_per_mtok"], r["output_per_mtok"], r["cached_input_per_mtok"], r["class"], r["as_of"]
+        )
+    Console().print(table)
+
+
+@app.command("explain-error")
+def explain_error(
+    status: Annotated[int, typer.Argument(help="HTTP status the API returned, e.g. 429.")],
+    body: Annotated[str, typer.Argument(help="The error body as returned (JSON or text); '-' reads stdin.")],
+    provider: Annotated[
+        str | None, typer.Option("--provider", "-p", help="Provider dialect (openai, anthropic, ...).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What a provider's error means in runbook terms: incident, likely root causes, what to check."""
+    from quotadesk import settings
+    from quotadesk.explain import explain, render_text
+
+    text = sys.stdin.read() if body == "-" else body
+    result = _guard(lambda: explain(status, text, settings.get("provider", provider)))
+    if json_out:
+        _print_json(result.to_json())
+    else:
+        typer.echo(render_text(result))
+
+
+@app.command()
+def triage(
+    bundle: Annotated[Path, typer.Argument(help="Case bundle (contract v1) JSON file.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print the triage result as JSON.")] = False,
+    explain_flag: Annotated[
+        bool, typer.Option("--explain", help="Also show the decision path and checklist.")
+    ] = False,
+) -> None:
+    """Diagnose a support ticket from its case bundle, following the support runbook."""
+    from quotadesk.triage.engine import triage_file
+    from quotadesk.triage.render import render_result
+
+    result = _guard(lambda: triage_file(bundle))
+    if json_out:
+        _print_json(result)
+    else:
+        render_result(result, explain=explain_flag)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Settings, declared once: name, default, environment variable, help.
+
+Each setting can be overridden by its environment variable or, where a command takes it,
+by a flag. ``docs/settings.md`` lists them all; a test checks that it does.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "QUOTADESK_" + self.name.upper()
+
+    def value(self, override: str | None = None) -> str:
+        if override is not None:
+            return override
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("db", "sqlite:///./quotadesk.db", "Database URL of the books (SQLite file or postgresql+psycopg://...)."),
+        Setting("provider", "generic", "Error dialect assumed when a bundle or command names no provider."),
+        Setting("usage_dir", "./usage", "Folder of the usage log (Parquet, partitioned by month)."),
+        Setting(
+            "intent_model",
+            "rules",
+            "Ticket-intent classifier: 'rules' (default, no extra install) or 'embedding' (needs the 'embed' extra).",
+        ),
+    )
+}
+
+
+def get(name: str, override: str | None = None) -> str:
+    return SETTINGS[name].value(override)
