@@ -91,7 +91,12 @@ def prices(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r["model"], r["input_per_mtok"], r["output_per_mtok"], r["cached_input_per_mtok"], r["class"], r["as_of"]
+            r["model"],
+            r["input_per_mtok"],
+            r["output_per_mtok"],
+            r["cached_input_per_mtok"],
+            r["class"],
+            r["as_of"],
         )
     Console().print(table)
 

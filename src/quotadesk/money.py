@@ -31,7 +31,7 @@ def dollars(value: object, field: str | None = None, *, allow_negative: bool = T
     A float is refused on purpose: ``0.1`` has no exact binary form, and money that was a
     float once has already lost cents somewhere.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(f"expected a decimal string, got a {type(value).__name__} ({value!r})", field)
     if isinstance(value, Decimal):
         d = value

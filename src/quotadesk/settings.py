@@ -29,7 +29,11 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("db", "sqlite:///./quotadesk.db", "Database URL of the books (SQLite file or postgresql+psycopg://...)."),
+        Setting(
+            "db",
+            "sqlite:///./quotadesk.db",
+            "Database URL of the books (SQLite file or postgresql+psycopg://...).",
+        ),
         Setting("provider", "generic", "Error dialect assumed when a bundle or command names no provider."),
         Setting("usage_dir", "./usage", "Folder of the usage log (Parquet, partitioned by month)."),
         Setting(

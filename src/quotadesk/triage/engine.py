@@ -1,0 +1,170 @@
+"""Triage, end to end: bundle → signals, books, usage → decision tree → playbook → safe result.
+
+This is the one place that does I/O for triage (reading the bundle and its records file);
+everything it calls decides on values. The result is redacted as a whole before it leaves,
+so a key pasted anywhere in the ticket cannot come back out through any field.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from quotadesk.triage import bundle as bundle_mod
+from quotadesk.triage.bundle import Bundle, StatusIncident
+from quotadesk.triage.facts import account_facts
+from quotadesk.triage.inputs import Case, ErrorSeen, TicketView, UsageFinding, UsageView
+from quotadesk.triage.playbooks import build
+from quotadesk.triage.replies import compose
+from quotadesk.triage.safety import guard
+from quotadesk.triage.secrets import redact_json
+from quotadesk.triage.tree import Diagnosis, diagnose
+
+API_COMPONENT_WORDS = (
+    "api",
+    "billing",
+    "completion",
+    "chat",
+    "inference",
+    "model",
+    "endpoint",
+    "platform",
+    "console",
+    "dashboard",
+    "messages",
+    "embedding",
+    "responses",
+    "gateway",
+    "authentication",
+    "payments",
+)
+ACTIVE_STATUSES = frozenset({"investigating", "identified", "monitoring"})
+
+
+def _relevant(inc: StatusIncident) -> bool:
+    names = " ".join((inc.name, *inc.components)).lower()
+    return any(w in names for w in API_COMPONENT_WORDS) or not inc.components
+
+
+def _incidents(
+    b: Bundle,
+) -> tuple[tuple[tuple[int, StatusIncident], ...], tuple[tuple[int, StatusIncident], ...]]:
+    """Unresolved incidents at as_of, and incidents of the last 60 days (for refunds of retries)."""
+    active: list[tuple[int, StatusIncident]] = []
+    recent: list[tuple[int, StatusIncident]] = []
+    for i, inc in enumerate(b.incidents or ()):
+        if not _relevant(inc) or inc.created_at > b.as_of:
+            continue
+        resolved = inc.resolved_at is not None and inc.resolved_at <= b.as_of
+        if inc.status in ACTIVE_STATUSES and not resolved and inc.impact != "none":
+            active.append((i, inc))
+        elif inc.created_at >= b.as_of - timedelta(days=60):
+            recent.append((i, inc))
+    return tuple(active), tuple(recent)
+
+
+def _ticket_view(b: Bundle) -> TicketView:
+    from quotadesk.triage.signals import extract_signals
+
+    s = extract_signals(
+        b.ticket.subject, b.ticket.body, b.ticket.attachments, b.ticket.received_at, b.provider
+    )
+    errors = []
+    for e in s.errors:
+        it = e.interpretation
+        summary = " ".join(
+            x for x in (getattr(it, "code", None) or getattr(it, "error_type", None) or "",) if x
+        )
+        errors.append(
+            ErrorSeen(
+                rule=it.rule,
+                billing=bool(it.billing),
+                confidence=float(it.confidence),
+                status=e.status,
+                source=e.source,
+                summary=summary,
+                seen_at=getattr(e, "seen_at", None),
+            )
+        )
+    logs = [a.text or "" for a in b.ticket.attachments if a.kind == "log_excerpt"]
+    return TicketView(
+        intent=s.intent,
+        scores=dict(s.intents),
+        claims=frozenset(s.claims),
+        errors=tuple(errors),
+        key_exposed=bool(s.key_exposed),
+        redactions=len(s.secrets),
+        models=tuple(getattr(s, "models", ()) or ()),
+        has_log=bool(logs),
+        log_text="\n".join(logs),
+    )
+
+
+def _usage_view(
+    b: Bundle, incidents: tuple[tuple[int, StatusIncident], ...], log_text: str
+) -> UsageView | None:
+    if b.usage_records is None and b.usage_file is None:
+        return None
+    from quotadesk.triage.usage_adapter import usage_view
+
+    return usage_view(b, incidents, log_text)
+
+
+def build_case(b: Bundle) -> Case:
+    ticket = _ticket_view(b)
+    active, recent = _incidents(b)
+    usage = _usage_view(b, active + recent, ticket.log_text)
+    facts = None
+    if b.account is not None:
+        facts = account_facts(b.account, b.as_of, usage.month_to_date if usage is not None else None)
+    return Case(
+        bundle=b, ticket=ticket, facts=facts, usage=usage, active_incidents=active, recent_incidents=recent
+    )
+
+
+def result_of(case: Case, dx: Diagnosis) -> dict[str, Any]:
+    pb = build(case, dx)
+    verdict = guard(compose(case, dx), key_exposed=case.ticket.key_exposed)
+    result: dict[str, Any] = {
+        "ticket_id": case.bundle.ticket.id,
+        "incident": dx.incident,
+        "root_cause": dx.root_cause,
+        "route": dx.route,
+        "confidence": dx.confidence,
+        "decision_path": list(dx.path),
+        "evidence": [{"fact": fact, "source": source} for fact, source in dx.evidence],
+        "fix": pb.fix,
+        "reply": verdict.reply,
+        "recommendations": pb.recommendations,
+        "questions": pb.questions,
+        "escalation": pb.escalation,
+        "safety": {
+            "key_exposed": case.ticket.key_exposed,
+            "redactions": case.ticket.redactions,
+            "refund_promised": False,
+            "reinstatement_offered": False,
+        },
+        "checklist": pb.checklist,
+    }
+    if verdict.removed:
+        result["decision_path"].append(
+            f"Safety guard removed {len(verdict.removed)} sentence(s) from the reply."
+        )
+    redacted, count = redact_json(result)
+    out: dict[str, Any] = redacted
+    out["safety"]["redactions"] = max(out["safety"]["redactions"], case.ticket.redactions) + count
+    return out
+
+
+def triage_bundle(b: Bundle) -> dict[str, Any]:
+    case = build_case(b)
+    return result_of(case, diagnose(case))
+
+
+def triage_file(path: Path) -> dict[str, Any]:
+    """Triage a bundle file: the CLI's entry point."""
+    return triage_bundle(bundle_mod.load(path))
+
+
+__all__ = ["UsageFinding", "build_case", "result_of", "triage_bundle", "triage_file"]

@@ -1,0 +1,1 @@
+"""The usage log and its analytics (Ibis expressions, DuckDB by default)."""
