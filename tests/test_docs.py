@@ -1,0 +1,58 @@
+"""The docs stay true: every CLI command and every setting is documented, and CI runs README's command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import typer.main
+
+from quotadesk.cli import app
+from quotadesk.settings import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[str]:
+    out = []
+    for name, cmd in group.commands.items():
+        full = f"{prefix}{name}"
+        if isinstance(cmd, click.Group):
+            out.extend(_commands(cmd, full + " "))
+        else:
+            out.append(full)
+    return out
+
+
+def _docs() -> str:
+    return (ROOT / "README.md").read_text() + "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+
+
+def test_every_command_is_documented() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, click.Group)
+    commands = _commands(group)
+    assert "triage" in commands
+    text = _docs()
+    missing = [c for c in commands if f"quotadesk {c}" not in text]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_every_setting_is_documented() -> None:
+    text = (ROOT / "docs" / "settings.md").read_text()
+    missing = [s.env for s in SETTINGS.values() if s.env not in text or f"`{s.name}`" not in text]
+    assert not missing, f"undocumented settings: {missing}"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.+?)\n```", readme, re.S)
+    test_cmd = next(b for b in blocks if "pytest" in b)
+    main_cmd = next(b for b in blocks if "quotadesk" in b and "pytest" not in b)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_cmd.strip() in ci.splitlines()
+    assert "ruff check" in test_cmd and "mypy" in test_cmd
+    # The main job must name a file that ships with the repository.
+    shipped = re.findall(r"(examples/\S+\.json)", main_cmd)
+    assert shipped and all((ROOT / s).is_file() for s in shipped)

@@ -1,0 +1,36 @@
+"""Own bundles (tests/triage/cases.py): three variants per root cause, each diagnosed right and safely."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from quotadesk.triage.bundle import parse
+from quotadesk.triage.engine import triage_bundle
+from quotadesk.triage.safety import check
+
+from .cases import all_cases
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "src/quotadesk/data/contracts/triage-result.schema.json").read_text()
+)
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+
+@pytest.mark.parametrize(("name", "doc", "incident", "root", "route"), all_cases(), ids=lambda x: x if isinstance(x, str) else "")
+def test_case(name: str, doc: dict[str, Any], incident: str, root: str, route: str) -> None:
+    result = triage_bundle(parse(doc))
+    VALIDATOR.validate(result)
+    assert (result["incident"], result["root_cause"], result["route"]) == (incident, root, route), (
+        name, result["decision_path"])
+    v = check(result["reply"])
+    assert not (v.refund_promised or v.reinstatement_offered or v.trigger_disclosed or v.asks_for_key)
+    assert result["evidence"], "a diagnosis from an account must cite evidence"
+    for e in result["evidence"]:
+        assert e["source"].startswith("/"), e
+    assert re.search(r"\d", " ".join(e["fact"] for e in result["evidence"]))
