@@ -100,3 +100,10 @@ def sqlite_engine(tmp_path: object) -> Iterator[Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+@pytest.fixture
+def books(engine: Engine) -> Iterator[object]:
+    from quotadesk.store.books import Books
+
+    yield Books(engine)

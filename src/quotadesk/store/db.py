@@ -114,6 +114,8 @@ def translate_errors() -> Iterator[None]:
         raise
     except exc.IntegrityError as e:
         text = str(e.orig)
+        if "append-only" in text:
+            raise StoreError(f"refused: {_first_line(text)}") from e
         m = _UNIQUE.search(text)
         field = (m.group(1) or m.group(2)) if m else None
         if field and "." in field:

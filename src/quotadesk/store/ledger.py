@@ -11,7 +11,7 @@ Accounts
     grant:<grant_id>          credit left on one grant (cached as credit_grants.remaining)
     spend:<org>:<YYYY-MM>     usage consumed in a calendar month (UTC): month-to-date spend
     arrears:<org>             usage a prepaid org could not cover (metered after the fact)
-    unbilled:<org>            usage of an invoiced org not yet on an invoice (negative)
+    unbilled:<org>:<YYYY-MM>  usage of an invoiced org in a month, until invoiced (negative)
     invoice:<invoice_id>      what an issued invoice still asks for (negative until paid)
     external:processor        money received through the payment processor (negative)
     external:promotions       free, goodwill and promotional credit given (negative)
@@ -51,8 +51,8 @@ def arrears_account(org_id: str) -> str:
     return f"arrears:{org_id}"
 
 
-def unbilled_account(org_id: str) -> str:
-    return f"unbilled:{org_id}"
+def unbilled_account(org_id: str, month_start: datetime) -> str:
+    return f"unbilled:{org_id}:{month_start:%Y-%m}"
 
 
 def invoice_account(invoice_id: str) -> str:

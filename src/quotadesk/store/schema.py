@@ -12,7 +12,7 @@ groups of tables behave differently on purpose:
   by ``verify``.
 
 Ledger accounts are named by convention (see ``ledger.py``): ``grant:<id>``,
-``spend:<org>:<YYYY-MM>``, ``arrears:<org>``, ``unbilled:<org>``, ``invoice:<id>``,
+``spend:<org>:<YYYY-MM>``, ``arrears:<org>``, ``unbilled:<org>:<YYYY-MM>``, ``invoice:<id>``,
 ``external:processor``, ``external:promotions``, ``breakage``.
 
 This module is the shape the migrations must produce; a test compares the two.
@@ -282,7 +282,8 @@ usage_events = Table(
     Column("fingerprint", String(200)),
     Column("ip", String(64)),
     Column("hold_id", String(64)),
-    Column("txn_id", BigInteger, ForeignKey("ledger_transactions.id"), nullable=False, index=True),
+    # NULL only for events that cost nothing (nothing to post); verify checks the rest
+    Column("txn_id", BigInteger, ForeignKey("ledger_transactions.id"), index=True),
     CheckConstraint("cost >= 0", name="cost"),
     CheckConstraint("input_tokens >= 0 AND output_tokens >= 0 AND cached_tokens >= 0", name="tokens"),
 )

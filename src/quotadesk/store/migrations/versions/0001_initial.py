@@ -256,7 +256,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(length=200), nullable=True),
         sa.Column("ip", sa.String(length=64), nullable=True),
         sa.Column("hold_id", sa.String(length=64), nullable=True),
-        sa.Column("txn_id", sa.BigInteger(), nullable=False),
+        sa.Column("txn_id", sa.BigInteger(), nullable=True),
         sa.CheckConstraint("cost >= 0", name=op.f("ck_usage_events_cost")),
         sa.CheckConstraint(
             "input_tokens >= 0 AND output_tokens >= 0 AND cached_tokens >= 0",
