@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from billing_factories import DAY, NOW, card, org, usd
+from billing_factories import DAY, NOW, card, grant, org, usd
 
-from quotadesk.billing.model import Payment as Pay
 from quotadesk.billing.model import (
+    GrantKind,
     PaymentMethodStatus,
     PaymentPurpose,
     PaymentStatus,
@@ -16,6 +16,7 @@ from quotadesk.billing.model import (
     RateLimit,
     TierState,
 )
+from quotadesk.billing.model import Payment as Pay
 from quotadesk.billing.pricing import DEFAULT_PRICES
 from quotadesk.billing.tiers import (
     DEFAULT_TIERS,
@@ -30,7 +31,8 @@ from quotadesk.billing.tiers import (
 def _books(
     tier: str = "free", age_days: int = 400, cards: tuple[object, ...] = (card(),), **kw: object
 ) -> object:
-    return org(tier=TierState(current=tier), created_at=NOW - age_days * DAY, payment_methods=cards, **kw)
+    base: dict[str, object] = {"credit_grants": ()} | kw  # no purchased credit unless a test says so
+    return org(tier=TierState(current=tier), created_at=NOW - age_days * DAY, payment_methods=cards, **base)
 
 
 QUALIFY = [
@@ -118,6 +120,21 @@ def test_paid_total_defaults_to_succeeded_payments() -> None:
     )
     ev = evaluate_tier(_books(tier="tier1", payments=pays), None, NOW)
     assert ev.qualifies_for == "tier2"
+
+
+def test_paid_total_falls_back_to_purchased_grants_when_payments_are_missing() -> None:
+    bought = (
+        grant("g1", "0.00", amount="40", granted_at=NOW - 40 * DAY),
+        grant("g2", "10.00", amount="20", kind=GrantKind.AUTO_RECHARGE, granted_at=NOW - 3 * DAY),
+        grant("g3", "25.00", amount="100", kind=GrantKind.GOODWILL),  # free credit is not paid spend
+    )
+    ev = evaluate_tier(_books(tier="tier1", credit_grants=bought), None, NOW)
+    assert ev.qualifies_for == "tier2"
+    assert ev.pending == "tier2" and ev.pending_since == NOW - 3 * DAY and ev.overdue
+    # Payments and the grants they bought are the same money: never added together.
+    pays = (Pay("p1", NOW - 40 * DAY, usd("40"), PaymentStatus.SUCCEEDED),)
+    same = evaluate_tier(_books(tier="tier1", credit_grants=bought[:1], payments=pays), None, NOW)
+    assert same.qualifies_for == "tier1"
 
 
 def test_no_pending_when_current_is_already_at_or_above() -> None:
@@ -222,3 +239,10 @@ def test_empty_table_is_refused() -> None:
     with pytest.raises(ValueError, match="tiers"):
         TierTable(())
     assert TierSpec("x", False, 0, 0, None).rate_limits == {}
+
+
+def test_naive_now_is_refused() -> None:
+    from datetime import datetime
+
+    with pytest.raises(ValueError, match="now: naive"):
+        evaluate_tier(_books(), 0, datetime(2026, 11, 20))

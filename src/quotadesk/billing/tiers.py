@@ -13,13 +13,13 @@ passes its own ``TierTable`` (or builds one with ``TierTable.from_mapping``) ins
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
 from quotadesk.billing.limits import require_aware
-from quotadesk.billing.model import Organization, Payment, PaymentStatus, RateLimit
+from quotadesk.billing.model import GrantKind, InvoiceStatus, Organization, PaymentStatus, RateLimit
 from quotadesk.billing.pricing import DEFAULT_PRICES, resolve_name
 from quotadesk.billing.recharge import card_usable
 from quotadesk.money import fmt, nanos
@@ -232,9 +232,21 @@ class TierEvaluation:
     unmet: tuple[Criterion, ...]
 
 
-def paid_total_of(payments: Iterable[Payment]) -> int:
-    """Cumulative paid spend: the sum of succeeded payments of any purpose."""
-    return sum(p.amount for p in payments if p.status == PaymentStatus.SUCCEEDED)
+PAID_GRANT_KINDS = frozenset({GrantKind.PURCHASED, GrantKind.AUTO_RECHARGE})
+
+
+def paid_total_of(org: Organization) -> int:
+    """Cumulative paid spend, from the best evidence the books hold.
+
+    The succeeded payments when they are all there; but an export often lists only recent
+    payments, while the purchased and auto-recharge grants (or paid invoices) they bought
+    are still on file. Each of the three stands for the same money, so the largest of the
+    three sums is taken, never their total.
+    """
+    payments = sum(p.amount for p in org.payments if p.status == PaymentStatus.SUCCEEDED)
+    grants = sum(g.amount for g in org.credit_grants if g.kind in PAID_GRANT_KINDS)
+    invoices = sum(i.amount for i in org.invoices if i.status == InvoiceStatus.PAID)
+    return max(payments, grants, invoices)
 
 
 def _unmet(spec: TierSpec, has_method: bool, paid: int, age_days: int | None) -> tuple[Criterion, ...]:
@@ -249,6 +261,16 @@ def _unmet(spec: TierSpec, has_method: bool, paid: int, age_days: int | None) ->
     return tuple(out)
 
 
+def _crossing(events: list[tuple[datetime, int]], threshold: int) -> datetime | None:
+    """When the running total of ``(at, amount)`` events first reached ``threshold``."""
+    running = 0
+    for at, amount in sorted(events, key=lambda e: e[0]):
+        running += amount
+        if running >= threshold:
+            return require_aware(at, "paid_at")
+    return None
+
+
 def _met_at(org: Organization, spec: TierSpec) -> datetime | None:
     """When the criteria of ``spec`` became met, as far as the books show it."""
     if org.tier.pending is not None and org.tier.pending.requested_at is not None:
@@ -260,14 +282,9 @@ def _met_at(org: Organization, spec: TierSpec) -> datetime | None:
         created = require_aware(org.created_at, "created_at")
         moments.append(created + timedelta(days=spec.min_account_age_days))
     if spec.min_paid_total > 0:
-        running = 0
-        crossed = None
-        for payment in sorted(org.payments, key=lambda p: p.at):
-            if payment.status == PaymentStatus.SUCCEEDED:
-                running += payment.amount
-                if running >= spec.min_paid_total:
-                    crossed = require_aware(payment.at, "payments[].at")
-                    break
+        paid = [(p.at, p.amount) for p in org.payments if p.status == PaymentStatus.SUCCEEDED]
+        bought = [(g.granted_at, g.amount) for g in org.credit_grants if g.kind in PAID_GRANT_KINDS]
+        crossed = _crossing(paid, spec.min_paid_total) or _crossing(bought, spec.min_paid_total)
         if crossed is None:
             return None
         moments.append(crossed)
@@ -281,11 +298,11 @@ def evaluate_tier(
     table: TierTable = DEFAULT_TIERS,
     settle: timedelta | None = None,
 ) -> TierEvaluation:
-    """Evaluate ``org``'s tier at ``now``; ``paid_total`` (nano-dollars) defaults to the sum
-    of its succeeded payments, ``settle`` to the table's settle period."""
+    """Evaluate ``org``'s tier at ``now``; ``paid_total`` (nano-dollars) defaults to
+    ``paid_total_of(org)``, ``settle`` to the table's settle period."""
     now = require_aware(now)
     settle = table.settle if settle is None else settle
-    paid = paid_total_of(org.payments) if paid_total is None else paid_total
+    paid = paid_total_of(org) if paid_total is None else paid_total
     if isinstance(paid, bool) or not isinstance(paid, int) or paid < 0:
         raise ValueError(f"paid_total: expected non-negative nano-dollars, got {paid!r}")
     current = table.get(org.tier.current).name
