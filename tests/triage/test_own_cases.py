@@ -14,7 +14,7 @@ from quotadesk.triage.bundle import parse
 from quotadesk.triage.engine import triage_bundle
 from quotadesk.triage.safety import check
 
-from .cases import all_cases
+from triage_cases import all_cases
 
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "src/quotadesk/data/contracts/triage-result.schema.json").read_text()
