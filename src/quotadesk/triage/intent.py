@@ -1,0 +1,559 @@
+"""What the customer claims and what the ticket is about, from its words: rules written as data.
+
+Real tickets are terse or long, angry, misspelt, half in another language, or a pasted stack
+trace. The rules therefore run on *normalised* text (lowercase, accents stripped, common typos
+and contractions repaired) and each rule is a weighted pattern, so that a table can be read,
+reviewed and tested line by line instead of an ``if`` ladder.
+
+Two layers:
+
+- ``CLAIMS``: named things the customer says ("nothing changed", "I have money in my account",
+  "someone used my key"). The decision tree checks them against the books: where the account
+  contradicts a claim, the account wins and the reply explains it.
+- ``INTENT_RULES``: phrases that point at one of the contract's incidents, plus ``CLAIM_WEIGHTS``
+  (what each claim says about the incident). ``classify`` adds evidence from interpreted error
+  bodies (``errors``) on top: a pasted 429 ``insufficient_quota`` is a billing cut-off, not a
+  rate limit, whatever the word "429" suggests.
+
+Negation: a match preceded in its clause by "not", "no", "never", "without" (and their
+equivalents in a few languages) counts against its intent instead of for it: "this is not a
+rate limit", "no errors", "we did not hit any limit".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from quotadesk.billing.decision import Rule
+
+INTENTS = (
+    "payment_failure",
+    "unexpected_high_bill",
+    "spending_limit",
+    "free_tier",
+    "refund_request",
+    "account_suspension",
+    "api_key_issue",
+    "rate_limit",
+    "provider_outage",
+)
+UNKNOWN = "unknown"
+MIN_SCORE = 1.5  # below this much evidence the ticket does not say what it is about
+# "Limit" words that fit a spending limit and a rate limit alike; they count for the spending
+# limit unless the ticket speaks of rates (RPM, TPM, "rate limit", "too many requests").
+GENERIC_LIMIT = "limit_words"
+AMOUNT_WEIGHTS = {1: 0.5, 2: 2.0}  # distinct amounts quoted: "it was $40, now $800" is a bill story
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One weighted phrase. ``negatable`` is False for phrases that carry their own negation."""
+
+    target: str
+    regex: re.Pattern[str]
+    weight: float = 1.0
+    negatable: bool = True
+
+
+def _p(target: str, pattern: str, weight: float = 1.0, *, negatable: bool = True) -> Pattern:
+    return Pattern(target, re.compile(pattern), weight, negatable)
+
+
+# --- normalisation --------------------------------------------------------------------------
+_TYPOS: tuple[tuple[str, str], ...] = (
+    (r"\brecie?ve", "receive"),
+    (r"\bbil+ing\b", "billing"),
+    (r"\bbil+\b", "bill"),
+    (r"\bac+ou?n?t\b|\bacc\b|\bacct\b|\baccout\b|\baccont\b", "account"),
+    (r"\bsud+en+ly\b|\bsudently\b", "suddenly"),
+    (r"\brefun\b|\brefound\b|\brefnd\b", "refund"),
+    (r"\brate[\s_-]?limit(?:ed|s|ing)?\b|\bratelimit\w*", "rate limit"),
+    (r"\bexc?e+de?e?d\b|\bexeeded\b|\bexceded\b|\bexcedeed\b", "exceeded"),
+    (r"\bquo?ta\b|\bquata\b|\bqouta\b", "quota"),
+    (r"\binsuf+ic+ie?n?t\b|\binsufficent\b", "insufficient"),
+    (r"\bstop+ed\b", "stopped"),
+    (r"\bpay?m(?:ne|en)t\b|\bpaymnet\b", "payment"),
+    (r"\bcharg(?:ed|e)d\b", "charged"),
+    (r"\bsais\b|\bsez\b", "says"),
+    (r"\bpl[sz]\b|\bpleas\b|\bplease\b", "please"),
+    (r"\bu\b", "you"),
+    (r"\bur\b", "your"),
+    (r"\bcredts?\b|\bcreidts?\b", "credits"),
+    (r"\bwont\b", "will not"),
+    (r"\bcant\b|\bcannot\b|\bcan't\b|\bcan´t\b", "can not"),
+    (r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should)n'?t\b", r"\1 not"),
+    (r"\bi'?m\b", "i am"),
+    (r"\bdosent\b|\bdoesnt\b", "does not"),
+    (r"\bworkin\b", "working"),
+    (r"\bsuspen(?:ed|ded|sed)\b", "suspended"),
+    (r"\binvoce\b|\binvoise\b", "invoice"),
+    (r"\bapi[-_ ]?key\b|\bapikey\b", "api key"),
+    (r"\btop[-\s]?up\b|\btopup\b", "top up"),
+    (r"\bauto[-\s]?(recharge|reload|top up|topup|refill|pay)\b", r"auto recharge"),
+)
+_TYPO_RES = tuple((re.compile(p), r) for p, r in _TYPOS)
+_SPACE_RE = re.compile(r"[ \t\r\f\v]+")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "“": '"', "”": '"', "—": " - ", "–": "-"})
+
+
+def normalise(text: str) -> str:
+    """Lowercase ASCII text with accents stripped and common typos and contractions repaired."""
+    t = text.translate(_QUOTES).lower()
+    t = unicodedata.normalize("NFKD", t)
+    t = "".join(c for c in t if not unicodedata.combining(c)).replace("ß", "ss")
+    for rx, rep in _TYPO_RES:
+        t = rx.sub(rep, t)
+    return _SPACE_RE.sub(" ", t)
+
+
+# --- negation -------------------------------------------------------------------------------
+_NEGATOR_RE = re.compile(
+    r"\b(?:not|no|never|without|nor|neither|nao|nunca|sin|sem|sans|pas|kein|keine|nicht|tidak|bukan|nahi"
+    r"|nahin|non)\b"
+)
+_CLAUSE_BREAK_RE = re.compile(r"[.;!?\n]|,\s|\bbut\b|\bpero\b|\bmas\b|\bmais\b|\baber\b|\btapi\b|\bthough\b")
+
+
+def _negated(text: str, start: int) -> bool:
+    """Is the phrase at ``start`` negated within its clause (at most ~4 words back)?"""
+    window = text[max(0, start - 32) : start]
+    cut = max((m.end() for m in _CLAUSE_BREAK_RE.finditer(window)), default=0)
+    window = window[cut:]
+    words = window.split()[-4:]
+    return bool(_NEGATOR_RE.search(" ".join(words)))
+
+
+# --- claims ---------------------------------------------------------------------------------
+_MONEY_WORD = r"(?:money|credits|balance|funds|saldo|guthaben|solde|credito|creditos|kredit|paisa|\$\s?\d)"
+CLAIMS: tuple[Pattern, ...] = (
+    _p(
+        "nothing_changed",
+        r"\bnothing (?:has )?changed|did not change anything|have not changed anything"
+        r"|no changes? (?:on|in|to|from) (?:our|my)|did not (?:change|touch|modify|deploy)|without (?:any )?change"
+        r"|nada (?:mudou|cambio)|no cambiamos|rien (?:n'a )?change|nichts geandert|tidak ada (?:yang )?berubah"
+        r"|kuch (?:bhi )?change nahi|same (?:usage|code|traffic)|pemakaian sama|usage is normal|normal usage",
+        negatable=False,
+    ),
+    _p(
+        "has_money",
+        r"\b(?:i|we) (?:still )?(?:have|got) (?:\w+ ){0,3}"
+        + _MONEY_WORD
+        + r"|(?:have|has|with|plenty of|enough|positive) (?:\w+ ){0,2}(?:credits|balance|money|funds)\b"
+        r"|\b(?:i|we) (?:just )?(?:paid|topped up|top up|bought|purchased|added (?:\$|\d|credits|funds|money))"
+        r"|balance is positive|tengo saldo|tenho saldo|noch guthaben|ada saldo|paying customer",
+    ),
+    _p(
+        "can_log_in",
+        r"\bcan (?:still )?(?:log ?in|login|sign in|access the (?:console|dashboard))"
+        r"|\blogin works|\blogging in (?:is )?fine",
+    ),
+    _p(
+        "cannot_log_in",
+        r"\bcan not (?:log ?in|login|sign in|access (?:the |my )?(?:console|dashboard|account))"
+        r"|unable to (?:log ?in|login|sign in)|locked out|nao consigo (?:fazer )?(?:login|entrar)"
+        r"|no puedo (?:entrar|iniciar)|kann mich nicht (?:einloggen|anmelden)|login (?:is )?blocked",
+        negatable=False,
+    ),
+    _p(
+        "new_account",
+        r"\b(?:just|recently|only|newly) (?:\w+ )?(?:signed up|sign up|created|registered|opened|made)"
+        r"|\bnew account|brand new|conta nova|cuenta nueva|nouveau compte|neues konto|akun baru|new acc\b"
+        r"|first (?:api )?(?:call|request)|never (?:even )?used|signed up (?:\w+ ){0,3}(?:ago|yesterday|today|last)"
+        r"|just registered|acabo de (?:crear|registrar)|acabei de criar|baru (?:daftar|dibuat)",
+    ),
+    _p(
+        "added_card",
+        r"\badded (?:a |my |the |new |our )*(?:credit |debit )?(?:card|payment method|billing)"
+        r"|(?:card|payment method) (?:was |is )?added|card add|upgraded to paid|added billing",
+    ),
+    _p(
+        "card_problem",
+        r"\bcard\b.{0,40}\b(?:declined|expired|rejected|refused|decline|failing|failed|bounced)"
+        r"|(?:declined|expired|rejected) (?:\w+ )?card|tarjeta.{0,30}rechazad|cartao.{0,20}recusad"
+        r"|cobranca recusada|carte.{0,30}refusee|karte.{0,30}abgelehnt|kartu.{0,30}ditolak|decline ho"
+        r"|card_declined|expired_card|insufficient_funds|processing error",
+    ),
+    _p(
+        "mentions_trial",
+        r"\btrial\b|\bprueba gratis|\bteste gratis|\btestphase|\bessai gratuit|\bfree tier\b",
+    ),
+    _p(
+        "mentions_free_credits",
+        r"\bfree (?:credits|credit|grant|quota|tier|plan|account)|\bgratis\b|\bgratuit"
+        r"|kostenlos|sign[- ]?up (?:credits|grant|bonus)|free_tier|free \$\d",
+    ),
+    _p("mentions_limit", r"\blimite?s?\b|\bcap\b|\bbudget\b|\bbatas\b|limit\w*"),
+    _p(
+        "mentions_invoice",
+        r"\binvoices?\b|\bfactura|\bfatura|\bfacture|\brechnung|\bfattura|\btagihan|\binv-\d",
+    ),
+    _p(
+        "mentions_auto_recharge",
+        r"\bauto recharge|\bautomatic (?:recharge|top up|payment|billing)"
+        r"|rechargement automatique|recarga automatica|recarga automatica|automatische aufladung",
+    ),
+    _p(
+        "reports_compromise",
+        r"\bcompromis|\bhack(?:ed|er|ers)?\b|\bleak(?:ed)?\b|\bstole[n]?\b|\bstolen"
+        r"|unauthori[sz]ed|\bnot (?:me|us|ours|mine|from (?:me|us))\b|\bwas not (?:me|us)\b"
+        r"|someone (?:else )?(?:used|is using|has been using|got|accessed)|somebody used|bukan dari saya"
+        r"|sin autorizacion|sem autorizacao|fraudulent|i did not make|we did not make|suspicious (?:usage|activity)"
+        r"|exposed (?:on|in) (?:github|public)|pushed (?:my|our|the) key|usage (?:i|we) do not recogni[sz]e",
+        negatable=False,
+    ),
+    _p(
+        "wants_refund",
+        r"\brefund|\breembolso|\bremboursement|\bruckerstattung|\brimborso|\breimburs"
+        r"|\bmoney back|\bpaisa wapas|charge ?back|\bcredit (?:\w+ )?back|goodwill credit|\bdevolu"
+        r"|\breverse (?:the |this |those |that )?charges?|\bcharges? (?:\w+ )?reversed|\bwant (?:my|our|one of them|it) \w*\s?back"
+        r"|\bget (?:my|our|that|this|it) (?:money )?back|\breturn (?:my|our) money|uang kembali|\bcompensat"
+        r"|\bgeld zuruck|erstatt",
+    ),
+    _p(
+        "says_suspended",
+        r"\bsuspen\w*|\bdeactivat|\bdesactiv|\bdisabled\b|\bdeshabilit|\bbanned\b|\bban\b"
+        r"|\bgesperrt|\bdiblokir|\bterminated|\baccount (?:is |was |got )?(?:locked|blocked|closed)"
+        r"|\bunsuspend|\breactivat|\bflagged|policy violation|violat\w* (?:of )?(?:our |the )?(?:usage )?polic"
+        r"|account_suspended|\bbloqueada|\bbloquee|\bsuspend kar",
+    ),
+    _p(
+        "says_outage",
+        r"\b(?:is|api|service|server|everything|site|console)\s(?:is\s)?(?:down|offline)\b|\boutage"
+        r"|\bcaida\b|\bfora do ar|\ben panne|\bausgefallen|\blagi down|\bdown hai|\bdown\?|\bdown for"
+        r"|100% error|(?:error|http|status|code|getting|got|returns?|with|erro|erreur|fehler)\W{0,3}5(?:0[0234]|29)\b"
+        r"|\b5(?:0[0234]|29) (?:error|service|bad|internal|gateway|overloaded|everywhere|em|partout)|service unavailable|overloaded|incident\b|bad gateway|gateway timeout"
+        r"|internal server error|server had an error|status page|elevated errors|connection (?:error|refused)"
+        r"|timing out|timeouts?\b|apiconnectionerror|upstream connect|semua request gagal|sab requests fail",
+    ),
+    _p(
+        "says_bill_high",
+        r"\b(?:bill|billing|invoice|charges?|costs?|spend(?:ing)?|price|factura|fatura|facture"
+        r"|rechnung|tagihan|fattura)\b[^.?!]{0,40}\b(?:higher|high|way up|too high|crazy|insane|ridiculous"
+        r"|huge|doubled|tripled|triple|double|spike|exploded|went up|gone up|go up|increased|jumped|creeping up"
+        r"|alta|alto|hoch|naik|zyada|augmente|a triple|well above|inflated|much more)"
+        r"|overcharg|\bcharged (?:too much|way more|more than|incorrectly|wrong|for usage|for tokens|so much)"
+        r"|\bbilled (?:for|more|incorrectly|so much|way more)|\bbeing charged|unexpected (?:charges?|bill|costs?|spend)"
+        r"|how is (?:my|our|the|this) (?:bill|invoice)|\bspike in (?:spend|cost|usage|bill|charges)"
+        r"|(?:do|does|did) not (?:match|add up)|understand (?:my|the|our) (?:bill|invoice|charges)"
+        r"|\d+x (?:higher|more)"
+        r"|muchisimo mas|viel zu hoch|above budget|more than (?:expected|usual)|charges are"
+        r"|(?:much|way|far|\d+x|times|a lot|lot) (?:higher|more|bigger|larger) than|billing is (?:wrong|incorrect)"
+        r"|(?:way |far |much )?more tokens than|amount charged",
+        negatable=False,
+    ),
+    _p(
+        "mentions_loop",
+        r"\b(?:infinite |endless |runaway |a |in a )?loop\b|\brunaway\b|\bran all (?:weekend|night)",
+    ),
+    _p("mentions_retries", r"\bretr(?:y|ies|ying)\b|\bre-?tries\b|\bbackoff\b"),
+    _p(
+        "mentions_bug",
+        r"\bbug\b|\bour (?:own )?(?:code|script|mistake|fault)|\bmy (?:own )?(?:code|script|mistake|fault)"
+        r"|\berror (?:on|in) our (?:side|part)|\bour error|\bmisconfigur|erreur de notre part|\bgalti",
+    ),
+    _p(
+        "forgot_to_stop",
+        r"\bforgot (?:to )?(?:turn|switch|shut|stop|kill|disable|cancel)|left (?:it |a |the |an )?"
+        r"(?:\w+ ){0,3}running|\bkept running|\bran all (?:weekend|night)|\bstill running|\bnever stopped|\bolvide"
+        r"|\besqueci|\boublie",
+        negatable=False,
+    ),
+    _p(
+        "chose_expensive_model",
+        r"\b(?:used|picked|selected|chose|switched to|using|set) (?:\w+ ){0,2}(?:o1|o3|opus"
+        r"|gpt-4\b|gpt-4-32k|gpt-4.5|the (?:expensive|wrong|bigger|pricier) model)\b[^.]{0,30}(?:by mistake|accident"
+        r"|instead)|\b(?:by mistake|accidentally) (?:used|switched|picked|selected|chose)\b.{0,30}\b(?:model|o1|opus"
+        r"|gpt-4)|\bwrong model|\bexpensive model|\bswitched to (?:claude )?opus|\bswitched to o1",
+    ),
+    _p(
+        "member_left",
+        r"\b(?:ex-?colleague|former (?:employee|colleague|member|dev|developer|engineer|team ?mate)"
+        r"|left the (?:company|team|org|organi[sz]ation)|(?:employee|colleague|member|developer|dev|engineer|user|he|she)"
+        r" (?:has )?(?:left|was removed|got removed|departed)|removed from (?:the |our )?org|offboard)",
+    ),
+    _p(
+        "key_problem",
+        r"\binvalid[_ ](?:api key|key|x-api-key|authentication)|incorrect api key|api key not valid"
+        r"|invalid_api_key|\bkeys? (?:has |have |is |are )?(?:stopped|not) work|\bkeys? (?:\w+ ){0,4}"
+        r"(?:revoked|deleted|invalid|expired|rejected|dead)\b|\brevoked\b|no api key provided"
+        r"|(?:clave|chave|cle|schlussel|api key saya)\b.{0,30}(?:invalid|dejo|parou|fonctionne|funktioniert|tidak)"
+        r"|\bkey.{0,30}kaam nahi|authentication[_ ]error|invalid authentication|\bunauthori[sz]ed\b",
+        negatable=False,
+    ),
+    _p(
+        "rate_limited",
+        r"\brate limit|\btoo many requests|\b429\b.{0,40}\bpeak|\bpeak\b.{0,40}\b429\b|\bthrottl"
+        r"|\b(?:rpm|tpm|rpd|rps)\b|tokens?[- ]per[- ]min|requests?[- ]per[- ](?:min|day|second|hour)|demasiadas solicitudes"
+        r"|muitas requisicoes|trop de requetes|zu viele anfragen",
+    ),
+)
+
+# --- what each claim says about the incident -------------------------------------------------
+CLAIM_WEIGHTS: Mapping[str, Mapping[str, float]] = {
+    "has_money": {"spending_limit": 1.5, "payment_failure": 0.75},
+    "new_account": {"free_tier": 2.5},
+    "added_card": {"free_tier": 1.0, "payment_failure": 0.5},
+    "card_problem": {"payment_failure": 3.0},
+    "mentions_trial": {"free_tier": 3.0},
+    "mentions_free_credits": {"free_tier": 2.5},
+    "mentions_limit": {GENERIC_LIMIT: 0.75},
+    "mentions_invoice": {"unexpected_high_bill": 0.5},
+    "mentions_auto_recharge": {"payment_failure": 1.5},
+    "reports_compromise": {"refund_request": 2.0, "unexpected_high_bill": 0.5},
+    "wants_refund": {"refund_request": 6.0},
+    "says_suspended": {"account_suspension": 3.5},
+    "cannot_log_in": {"account_suspension": 1.5},
+    "says_outage": {"provider_outage": 2.5},
+    "says_bill_high": {"unexpected_high_bill": 3.5},
+    "mentions_loop": {"unexpected_high_bill": 0.75, "refund_request": 0.75},
+    "mentions_bug": {"refund_request": 0.5, "unexpected_high_bill": 0.25},
+    "forgot_to_stop": {"refund_request": 1.5, "unexpected_high_bill": 0.5},
+    "chose_expensive_model": {"refund_request": 1.5, "unexpected_high_bill": 0.5},
+    "member_left": {"api_key_issue": 3.0},
+    "key_problem": {"api_key_issue": 3.0},
+    "rate_limited": {"rate_limit": 3.0},
+}
+
+# --- phrases that point at an incident without being a claim --------------------------------
+INTENT_RULES: tuple[Pattern, ...] = (
+    # payment_failure: the cut-off of a prepaid or invoiced account
+    _p(
+        "payment_failure",
+        r"insufficient[_ ](?:quota|credits?|funds|balance)|exceeded your current quota"
+        r"|check your plan and billing",
+        3.0,
+    ),
+    _p("payment_failure", r"\bquota exceeded|\bexceeded (?:\w+ ){0,2}quota", 2.0),
+    _p(
+        "payment_failure",
+        r"credits? balance (?:is )?(?:too low|exhausted)|balance (?:is |shows |hit |at |of )?"
+        r"(?:zero|\$?0(?:\.00)?)\b|\bout of (?:credits?|balance|funds|money)|\bno (?:more )?credits?"
+        r"|credits? (?:\w+ )?(?:ran out|run out|exhausted|finished|used up|depleted|gone|khatam|habis)|ran out of"
+        r"|saldo (?:insuficiente|habis)|sin saldo|sem saldo|isi saldo",
+        2.5,
+    ),
+    _p(
+        "payment_failure",
+        r"\bpayment (?:\w+ )?(?:failed|declined|bounced|did not go through|error|required)"
+        r"|payment_failed|\bpagamento\b|\bpago (?:rechazado|fallido)|\b402\b|billing[_ ]error"
+        r"|billing_not_active|billing (?:is )?not active|check your billing details",
+        2.5,
+    ),
+    _p(
+        "payment_failure",
+        r"\bauto recharge (?:\w+ )?(?:failed|did not|not|never)|\bdid not (?:fire|trigger|charge)"
+        r"|\binvoice_overdue|\boverdue invoice|\binvoice (?:payment )?(?:failed|bounced|unpaid)|payment for invoice",
+        2.5,
+    ),
+    _p(
+        "payment_failure",
+        r"\b(?:buy|add|purchase|get) (?:more )?credits|\btop up\b|\brecharge|\bdeclined"
+        r"|\brechaz|\brecusad|\brefuse|\babgelehnt|\bditolak|\bpay as you go|\bprepaid",
+        1.0,
+    ),
+    _p(
+        "payment_failure",
+        r"\b(?:i|we) (?:just )?(?:paid|topped up|bought)\b.{0,60}\b(?:still|but|yet)\b"
+        r"|\bbalance (?:still )?shows",
+        1.5,
+    ),
+    # unexpected_high_bill
+    _p(
+        "unexpected_high_bill",
+        r"\bbreak ?(?:it )?down|\bbreakdown|\bwhich (?:key|model) is (?:responsible|using)"
+        r"|cost per request|\bnormally (?:we )?(?:pay|costs?|spend)|\busually \$?\d|\binstead of \$|\bstatt\b"
+        r"|\bfrom \$?\d[\d,.]* (?:dollars |usd )?to \$?\d",
+        1.5,
+    ),
+    _p(
+        "unexpected_high_bill",
+        r"\b(?:bill|invoice|charges?|spend|costs?|factura|fatura|facture|rechnung|tagihan)\b",
+        0.5,
+    ),
+    # spending_limit
+    _p("spending_limit", r"billing_hard_limit_reached|\bhard[_ ]limit|regain access on", 1.0),
+    _p(
+        "spending_limit",
+        r"billing_hard_limit_reached|\bhard[_ ]limit|regain access on|usage limits?\b"
+        r"|(?:monthly|spend(?:ing)?|usage|budget|max(?:imum)? monthly) (?:\w+ )?(?:limit|cap|budget)"
+        r"|limite de (?:gasto|gastos|depenses)|ausgabenlimit|batas pengeluaran|spend limit|soft limit"
+        r"|max(?:imum)? (?:monthly )?spend|(?:limit|cap|budget|spend) (?:we|i|you) (?:set|configured)"
+        r"|(?:we|i) (?:set|configured) (?:a |the |our )?(?:\w+ )?(?:limit|cap|budget)",
+        3.0,
+    ),
+    _p(
+        GENERIC_LIMIT,
+        r"\b(?:hit|reached|reach|exceeded|hitting|atingi|alcanzado|atteint|erreicht|kena)\b"
+        r".{0,25}\b(?:limit|cap|budget|limite)",
+        2.0,
+    ),
+    _p(
+        GENERIC_LIMIT,
+        r"\b(?:raise|increase|bump|lift|subir|aumentar|aumento|naikin|change)\b.{0,30}\b(?:limit"
+        r"|cap|limite|batas)",
+        1.0,
+    ),
+    # free_tier
+    _p(
+        "free_tier",
+        r"\bfree tier|free_tier|\bfree (?:plan|account|quota|usage)|\btier\b|\bmodel_not_in_tier"
+        r"|not available on (?:my|our|the) (?:\w+ )?tier|\bon (?:the )?free\b|\bstill (?:on )?(?:the )?free",
+        2.0,
+    ),
+    _p(
+        "free_tier",
+        r"\b(?:free|trial|gratis|gratuit\w*|kostenlos\w*|sign ?up|signup|welcome) (?:\w+ )?(?:credits?"
+        r"|grant|quota|guthaben|creditos|kredit)\b",
+        1.5,
+    ),
+    _p(
+        "free_tier",
+        r"\bgrant\b.{0,30}(?:expired|used up|gone|exhausted)|\bcredits (?:\w+ )?(?:expired|expire)\b"
+        r"|(?:do|does) (?:i|we) need to (?:pay|add)|\bsign(?:ed)? ?up\b|\bregistered",
+        1.5,
+    ),
+    # refund_request
+    _p(
+        "refund_request",
+        r"\bcharged twice|\bdouble[- ]charged|\bdoppelt belastet|\bcobrado (?:duas|dos) (?:vezes|veces)"
+        r"|\bduplicate charge|\baccidentally bought|\bby mistake\b|\bunused credits",
+        2.0,
+    ),
+    # account_suspension
+    _p(
+        "account_suspension",
+        r"\bappeal|\bwhat did we do|\bwhy was my account|\baccess terminated"
+        r"|\bfraud\b|\bsecurity lock|\baccount (?:is )?not active",
+        2.0,
+    ),
+    # api_key_issue
+    _p(
+        "api_key_issue",
+        r"\b401\b|\bregenerate|\brotat(?:e|ed|ing) (?:the |our |my )?keys?|\bdeleted a key"
+        r"|\bnew key\b|\bpropagation|\bwhitespace|\borg transfer|\bpersonal key|\bkeys? (?:he|she|they) (?:made|created)",
+        1.5,
+    ),
+    _p("api_key_issue", r"\bapi key\b|\bkeys?\b", 0.5),
+    # rate_limit
+    _p(
+        "rate_limit",
+        r"rate_limit_exceeded|rate_limit_error|\bresource_exhausted|\bresourceexhausted"
+        r"|please try again in \d+(?:\.\d+)?m?s\b|retry-after|\bconcurren|\bper-minute|\bparallel"
+        r"|\bpeak (?:time|hours?)|\bjam sibuk|heures de pointe|lastspitzen|horarios de pico|\bpeak\b",
+        1.5,
+    ),
+    _p("rate_limit", r"\b429\b", 1.0),
+    # provider_outage
+    _p(
+        "provider_outage",
+        r"\ball (?:our |my |the )?(?:requests|calls) (?:are )?fail|\bevery(?:thing| request| call)"
+        r" (?:is |are )?fail|\b(?:semua request gagal|sab requests fail)",
+        1.5,
+    ),
+    _p(
+        "payment_failure",
+        r"\b(?:fail\w*|errors?|blocked|rejected|refused)\b (?:\w+ )?(?:with|because of|due to|by)"
+        r" (?:a |the |our )?billing",
+        1.5,
+    ),
+    _p(
+        "provider_outage",
+        r"\bis (?:the )?(?:api|service|it|openai|anthropic|gemini) down|\bdown\b"
+        r"|\blatency|\bhang(?:s|ing)?\b|\bdns\b|\bregions?\b|\bright now\b|nothing changed on our side",
+        1.0,
+    ),
+)
+
+# The rulebook's reason for a refusal, as the incident a customer would file it under.
+RULE_INTENT: Mapping[Rule, str] = {
+    Rule.CREDITS_EXHAUSTED: "payment_failure",
+    Rule.PAYMENT_FAILED: "payment_failure",
+    Rule.INVOICE_OVERDUE: "payment_failure",
+    Rule.HARD_LIMIT: "spending_limit",
+    Rule.SUSPENDED: "account_suspension",
+    Rule.INVALID_KEY: "api_key_issue",
+    Rule.DEPARTED_MEMBER_KEY: "api_key_issue",
+    Rule.FREE_TIER_LIMIT: "free_tier",
+    Rule.MODEL_NOT_IN_TIER: "free_tier",
+    Rule.RATE_LIMIT: "rate_limit",
+    Rule.OVERLOADED: "provider_outage",
+}
+ERROR_WEIGHT = 4.0  # an interpreted error (times its confidence) outweighs one phrase, not a story
+FREE_CONTEXT = frozenset({"new_account", "mentions_trial", "mentions_free_credits"})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvidence:
+    """An interpreted error as intent evidence: the rule it names and how sure the dialect was."""
+
+    rule: Rule
+    confidence: float
+    attached: bool = True  # an attachment is what the customer saw; a status in prose is weaker
+
+
+def _scan(patterns: Iterable[Pattern], text: str) -> dict[str, float]:
+    """Sum of weights per target; a phrase found only under negation counts half against it."""
+    out: dict[str, float] = {}
+    for pat in patterns:
+        hit = negated = False
+        for m in pat.regex.finditer(text):
+            if pat.negatable and _negated(text, m.start()):
+                negated = True
+                continue
+            hit = True
+            break
+        w = pat.weight if hit else (-0.5 * pat.weight if negated else 0.0)
+        if w:
+            out[pat.target] = out.get(pat.target, 0.0) + w
+    return out
+
+
+def find_claims(norm: str) -> frozenset[str]:
+    """The named claims made in already-normalised text."""
+    return frozenset(name for name, w in _scan(CLAIMS, norm).items() if w > 0)
+
+
+def classify(
+    norm: str, claims: frozenset[str], errors: Iterable[ErrorEvidence] = (), *, amounts: int = 0
+) -> tuple[tuple[str, float], ...]:
+    """Rank the incidents for a ticket: phrases, then claims, then interpreted errors.
+
+    Scores are shares of the evidence (they sum to 1 over the incidents with any); the
+    first entry is the intent unless its raw evidence is below ``MIN_SCORE``, in which case
+    the ranking is empty and the ticket's intent is unknown.
+    """
+    raw = dict.fromkeys((*INTENTS, GENERIC_LIMIT), 0.0)
+    for target, w in _scan(INTENT_RULES, norm).items():
+        raw[target] += w
+    for claim in claims:
+        for target, w in CLAIM_WEIGHTS.get(claim, {}).items():
+            raw[target] += w
+    generic = raw.pop(GENERIC_LIMIT)
+    if "rate_limited" not in claims:
+        raw["spending_limit"] += generic
+    raw["unexpected_high_bill"] += AMOUNT_WEIGHTS.get(min(amounts, 2), 0.0)
+    errors = tuple(errors)
+    if any(RULE_INTENT.get(e.rule) not in (None, "rate_limit") for e in errors) and not any(
+        e.rule is Rule.RATE_LIMIT for e in errors
+    ):
+        raw["rate_limit"] = min(raw["rate_limit"], 1.0)  # "429" in prose says nothing once the body spoke
+    free_context = bool(claims & FREE_CONTEXT)
+    for e in errors:
+        dest = RULE_INTENT.get(e.rule)
+        if dest is None:
+            continue
+        if free_context and e.rule is Rule.CREDITS_EXHAUSTED:
+            dest = "free_tier"  # a new or trial account running dry is the trial consumed
+        raw[dest] += ERROR_WEIGHT * max(0.0, min(1.0, e.confidence)) * (1.0 if e.attached else 0.75)
+    if "wants_refund" in claims:
+        # Whatever else the story says (a compromise, a bug, a limit), the ask is the money back.
+        raw["refund_request"] += max(0.0, max(v for k, v in raw.items() if k != "refund_request") - 2.0)
+    positive = {k: v for k, v in raw.items() if v > 0}
+    if not positive or max(positive.values()) < MIN_SCORE:
+        return ()
+    total = sum(positive.values())
+    ranked = sorted(positive.items(), key=lambda kv: (-kv[1], INTENTS.index(kv[0])))
+    return tuple((k, round(v / total, 4)) for k, v in ranked)
