@@ -1,0 +1,111 @@
+"""The analytics engine seam: one place that opens Ibis on DuckDB and reads usage files.
+
+Everything above this module speaks portable Ibis expressions (filter, group_by,
+aggregate, joins, casts, truncation), so a distributed backend can replace DuckDB here
+without touching the detectors. Ibis is imported lazily: a CLI command or a triage of a
+ticket without usage never pays for it.
+
+Compatibility: ibis-framework 12.0.0 (pinned) calls ``fetch_arrow_table`` on DuckDB
+connections, which duckdb 2.x renamed ``to_arrow_table``; ``connect`` restores the old
+name when it is missing so the pinned Ibis runs on either duckdb. Ibis paths that are
+still broken on duckdb 2.x with newer sqlglot (``create_table(..., overwrite=True)``,
+``create_table`` from a raw pyarrow table) are not used anywhere in quotadesk.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from quotadesk.errors import UsageFileError
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+"""File suffixes the contract allows for ``usage.records_file`` (``.json`` read as JSON Lines)."""
+
+COLUMNS = (
+    "ts",
+    "request_id",
+    "key_id",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "requests",
+    "status",
+    "cost",
+    "fingerprint",
+    "ip",
+)
+"""The contract's usage columns, in contract order."""
+
+_names = itertools.count()
+
+
+def _patch_duckdb() -> None:
+    import duckdb
+
+    conn_cls: Any = duckdb.DuckDBPyConnection
+    if not hasattr(conn_cls, "fetch_arrow_table") and hasattr(conn_cls, "to_arrow_table"):
+        conn_cls.fetch_arrow_table = conn_cls.to_arrow_table
+    if not hasattr(conn_cls, "fetch_record_batch") and hasattr(conn_cls, "to_arrow_reader"):
+        conn_cls.fetch_record_batch = conn_cls.to_arrow_reader
+
+
+def connect() -> Any:
+    """A fresh in-memory DuckDB through Ibis, with UTC as the session time zone.
+
+    UTC matters: truncating a timestamp to a day or month happens in the session zone,
+    and the books bill by calendar month in UTC.
+    """
+    import ibis
+
+    _patch_duckdb()
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def fresh_name(prefix: str) -> str:
+    """A table name unique within this process (tables are never overwritten)."""
+    return f"qd_{prefix}_{next(_names)}"
+
+
+def file_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageFileError(
+            f"unsupported file type {path.suffix or '(none)'!r}; expected .jsonl, .csv or .parquet",
+            "records_file",
+        )
+    return fmt
+
+
+def read_raw(con: Any, path: Path) -> tuple[Any, str]:
+    """The file as an Ibis table of raw columns and its format.
+
+    JSON Lines and CSV are read with every contract column as text, so a junk value is
+    found by the validator (with its line) instead of silently turning a column into
+    text or nulls. Parquet keeps its own types; a ``file_row_number`` column locates rows.
+    """
+    fmt = file_format(path)
+    if not path.is_file():
+        raise UsageFileError(f"file not found: {path}", "records_file")
+    try:
+        if fmt == "parquet":
+            table = con.read_parquet(str(path), table_name=fresh_name("raw"), file_row_number=True)
+        elif fmt == "csv":
+            table = con.read_csv(str(path), table_name=fresh_name("raw"), all_varchar=True, header=True)
+        else:
+            columns = {name: "VARCHAR" for name in COLUMNS}
+            table = con.read_json(
+                str(path), table_name=fresh_name("raw"), columns=columns, format="newline_delimited"
+            )
+    except Exception as exc:  # duckdb raises its own tree; translate at the seam
+        raise UsageFileError(f"cannot read {fmt} file {path.name}: {_short(exc)}", "records_file") from exc
+    return table, fmt
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
