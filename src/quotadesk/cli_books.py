@@ -1,0 +1,148 @@
+"""``quotadesk init`` and ``quotadesk books …``: thin commands over ``quotadesk.store``.
+
+Registered by ``cli.py`` (``app.add_typer(books_app, name="books")`` and
+``app.command("init")(init_command)``). Each command calls one library function; a
+``QuotadeskError`` becomes ``error: …`` on stderr and exit 2. ``books verify`` exits 1 when
+it finds drift (the check ran, the books are wrong), 0 when they are consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from quotadesk.errors import InputError, QuotadeskError
+
+T = TypeVar("T")
+
+books_app = typer.Typer(
+    name="books",
+    help="The books on disk: verify the ledger, advance time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: setting 'db', env QUOTADESK_DB, sqlite:///./quotadesk.db)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    from quotadesk.money import MoneyError
+
+    try:
+        return fn()
+    except (QuotadeskError, MoneyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _url(db: str | None) -> str:
+    from quotadesk import settings
+
+    return settings.get("db", db)
+
+
+def parse_now(text: str) -> datetime:
+    """RFC 3339 with a zone (``2026-12-01T00:00:00Z``); a time without a zone is refused."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"not an RFC 3339 time: {text!r}", "--now") from exc
+    if value.tzinfo is None:
+        raise InputError(f"give a timezone, e.g. {text}Z", "--now")
+    return value.astimezone(UTC)
+
+
+def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Create the books database, or migrate it to the newest schema."""
+    from quotadesk.store import migrations
+    from quotadesk.store.db import make_engine, safe_url
+
+    url = _url(db)
+
+    def run() -> dict[str, Any]:
+        engine = make_engine(url)
+        try:
+            before = migrations.current(engine)
+            after = migrations.upgrade(engine)
+        finally:
+            engine.dispose()
+        state = "created" if before is None else "up to date" if before == after else "migrated"
+        return {"db": safe_url(url), "revision": after, "previous": before, "state": state}
+
+    result = _guard(run)
+    if json_out:
+        _print_json(result)
+    else:
+        typer.echo(f"books at {result['db']}: {result['state']} (revision {result['revision']})")
+
+
+@books_app.command("verify")
+def verify_command(db: DbOption = None, json_out: JsonOption = False) -> None:
+    """Recompute every cached balance from the ledger and report drift (exit 1 if any)."""
+    from quotadesk.store.db import make_engine
+    from quotadesk.store.verify import verify
+
+    def run() -> Any:
+        engine = make_engine(_url(db))
+        try:
+            return verify(engine)
+        finally:
+            engine.dispose()
+
+    report = _guard(run)
+    if json_out:
+        _print_json(report.to_json())
+    else:
+        counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+        if report.ok:
+            typer.echo(f"books consistent: {counts}")
+        else:
+            typer.echo(f"{len(report.findings)} problem(s) in the books ({counts}):")
+            for f in report.findings:
+                typer.echo(f"  [{f.code}] {f.message}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@books_app.command("tick")
+def tick_command(
+    now: Annotated[
+        str, typer.Option("--now", help="The time to advance to, RFC 3339 (e.g. 2026-12-01T00:00:00Z).")
+    ],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Do what is due at NOW: grant expiry, limit notices, tiers, invoices, auto-recharge."""
+    from quotadesk.store.books import Books
+    from quotadesk.store.db import make_engine
+
+    def run() -> Any:
+        when = parse_now(now)
+        books = Books(make_engine(_url(db)))
+        try:
+            return books.tick(when)
+        finally:
+            books.close()
+
+    report = _guard(run)
+    if json_out:
+        _print_json(report.to_json())
+    else:
+        done = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items())) or "nothing due"
+        typer.echo(f"tick {report.now.isoformat()}: {done}")
