@@ -241,8 +241,6 @@ def _checks(i: Interpretation) -> tuple[str, ...]:
         checks.append(f"The provider says access resumes at {i.details['resets_at']}")
     if i.details.get("model"):
         checks.append(f"Model named in the error: {i.details['model']}")
-    if i.confidence < 0.6 and i.rule != Rule.OVERLOADED:
-        checks.append("Status page: this error has also been seen during provider incidents")
     for alt in i.alternatives:
         checks.append(f"Could also be {INCIDENT[alt]} ({alt}): {CHECKS[alt][0]}")
     if i.key_exposed:

@@ -835,7 +835,8 @@ _SIGNATURES: tuple[_Signature, ...] = (
          unless=r"limit: 0\b"),
     _sig("quota limit 0", _R.MODEL_NOT_IN_TIER, 0.8, "google", status=(429,),
          msg=r"quota exceeded for metric: \S+,? limit: 0\b"),
-    _sig("quota exceeded for metric", _R.RATE_LIMIT, 0.82, "google", status=(429,), msg=r"quota exceeded for metric"),
+    _sig("quota exceeded for metric", _R.RATE_LIMIT, 0.82, "google", status=(429,), msg=r"quota exceeded for metric",
+         unless=r"limit: 0\b"),
     _sig("Vertex resource exhausted", _R.OVERLOADED, 0.75, "google", status=(429,),
          msg=r"resource exhausted\. please try again later",
          note="Vertex AI's shared capacity ran out: not billing and not your own quota; retry with backoff"),
@@ -1322,17 +1323,13 @@ def _score(sig: _Signature, provider: str, status: int | None) -> tuple[float, s
         note = f"this is how {origin} spells it" + (
             "" if provider == "generic" else f", not {provider_name(provider)}"
         )
-    if sig.statuses:
-        if status is None:
-            factor *= 0.9
-        elif status not in sig.statuses:
-            if sig.strict:
-                return None
-            factor *= 0.75
-            usual = "/".join(str(s) for s in sorted(sig.statuses))
-            note = (
-                note + "; " if note else ""
-            ) + f"it usually comes as {usual}, not {status} (a gateway may rewrap it)"
+    if sig.statuses and status is not None and status not in sig.statuses:
+        if sig.strict:
+            return None
+        factor *= 0.75
+        usual = "/".join(str(s) for s in sorted(sig.statuses))
+        rewrap = f"it usually comes as {usual}, not {status} (a gateway may rewrap it)"
+        note = f"{note}; {rewrap}" if note else rewrap
     return sig.confidence * factor, note
 
 
@@ -1375,6 +1372,9 @@ def interpret(
             elif best is None or scored[0] > best[0]:
                 best = candidate
     best = best or best_heuristic
+    if best is not None and status is None:
+        best = (best[0] * 0.9, *best[1:])
+        evidence.append("no HTTP status given: read from the body alone")
     alternatives: list[Rule] = []
     fallback = _PROVIDER_FALLBACK.get(p, {}).get(status or 0) or _STATUS_FALLBACK.get(status or 0)
     if fallback is None and status is not None and 500 <= status <= 599:
