@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, String, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from quotadesk.billing.grants import consume
 from quotadesk.billing.limits import month_start
@@ -41,6 +42,7 @@ from quotadesk.store.schema import credit_grants, organizations, usage_events
 from quotadesk.store.snapshot import grant_record
 
 _ID_CHUNK = 500
+_PG_ID_CHUNK = 10_000
 _CONTENT = (
     "org_id",
     "key_id",
@@ -107,7 +109,39 @@ def _int_field(value: object, where: str, minimum: int) -> None:
         raise InputError(f"must be at least {minimum}, got {value}", where)
 
 
+def _fast_ok(e: UsageEvent) -> bool:
+    """The common, well-formed event, checked with plain type tests (the hot path of a batch)."""
+    rid, org, model = e.request_id, e.org_id, e.model
+    return (
+        type(e) is UsageEvent
+        and type(rid) is str
+        and 0 < len(rid) <= 200
+        and not rid.isspace()
+        and type(org) is str
+        and 0 < len(org) <= 64
+        and not org.isspace()
+        and type(model) is str
+        and 0 < len(model) <= 200
+        and not model.isspace()
+        and type(e.ts) is datetime
+        and e.ts.tzinfo is UTC
+        and type(e.input_tokens) is int
+        and e.input_tokens >= 0
+        and type(e.output_tokens) is int
+        and e.output_tokens >= 0
+        and type(e.cached_tokens) is int
+        and e.cached_tokens >= 0
+        and type(e.requests) is int
+        and e.requests >= 1
+        and type(e.status) is int
+        and e.status >= 100
+    )
+
+
 def validate(event: UsageEvent, i: int) -> None:
+    """Refuse a malformed event, naming ``usage[i].<field>``."""
+    if _fast_ok(event):
+        return
     where = f"usage[{i}]"
     if not isinstance(event, UsageEvent):
         raise InputError(f"expected a UsageEvent, got {type(event).__name__}", where)
@@ -160,9 +194,18 @@ def cost_events(events: Sequence[UsageEvent], prices: PriceTable) -> list[int]:
 def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
     found: dict[str, tuple[Any, ...]] = {}
     cols = [usage_events.c.request_id, *(usage_events.c[n] for n in _CONTENT)]
-    for start in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[start : start + _ID_CHUNK]
-        for row in conn.execute(select(*cols).where(usage_events.c.request_id.in_(chunk))):
+    postgres = conn.dialect.name == "postgresql"
+    step = _PG_ID_CHUNK if postgres else _ID_CHUNK
+    for start in range(0, len(ids), step):
+        chunk = list(ids[start : start + step])
+        # PostgreSQL: ONE array parameter, which the planner can hash or look up in the primary
+        # key; an IN list of 500 separate parameters is compared element by element per row.
+        cond = (
+            usage_events.c.request_id == any_(bindparam("ids", chunk, type_=ARRAY(String)))
+            if postgres
+            else usage_events.c.request_id.in_(chunk)
+        )
+        for row in conn.execute(select(*cols).where(cond)):
             found[row[0]] = tuple(row[1:])
     return found
 
@@ -170,6 +213,63 @@ def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[Any, ...]
 _set_remaining = (
     update(credit_grants).where(credit_grants.c.id == bindparam("gid")).values(remaining=bindparam("left"))
 )
+
+
+_EVENT_COLUMNS = (
+    "request_id",
+    "org_id",
+    "key_id",
+    "model",
+    "ts",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "requests",
+    "status",
+    "cost",
+    "fingerprint",
+    "ip",
+    "hold_id",
+    "txn_id",
+)
+
+
+def _sqlite_ts(ts: datetime) -> str:
+    """The text SQLAlchemy's SQLite DATETIME stores (naive UTC), so rows read back alike."""
+    u = ts if ts.tzinfo is UTC else ts.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
+
+
+def _insert_events(conn: Connection, items: list[tuple[UsageEvent, int]], txn_id: int | None) -> None:
+    """Insert event rows with the driver's executemany: the one hot loop of metering, kept
+    free of per-row SQL compilation. Values are the same ones Core would bind."""
+    sqlite_db = conn.dialect.name == "sqlite"
+    mark = "?" if sqlite_db else "%s"
+    sql = (
+        f"INSERT INTO usage_events ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join(mark for _ in _EVENT_COLUMNS)})"
+    )
+    rows = [
+        (
+            e.request_id,
+            e.org_id,
+            e.key_id,
+            e.model,
+            _sqlite_ts(e.ts) if sqlite_db else e.ts,
+            e.input_tokens,
+            e.output_tokens,
+            e.cached_tokens,
+            e.requests,
+            e.status,
+            cost,
+            e.fingerprint,
+            e.ip,
+            e.hold_id,
+            txn_id if cost else None,
+        )
+        for e, cost in items
+    ]
+    conn.exec_driver_sql(sql, rows)
 
 
 def _post_org(
@@ -184,8 +284,16 @@ def _post_org(
     shortfall = 0
     if total:
         by_month: dict[datetime, int] = defaultdict(int)
+        utc_months: dict[tuple[int, int], datetime] = {}
         for event, cost in items:
-            by_month[month_start(event.ts)] += cost
+            ts = event.ts
+            if ts.tzinfo is UTC:  # the common case: no need to ask month_start per event
+                m = utc_months.get((ts.year, ts.month))
+                if m is None:
+                    m = utc_months[(ts.year, ts.month)] = month_start(ts)
+            else:
+                m = month_start(ts)
+            by_month[m] += cost
         months = sorted((m, c) for m, c in by_month.items() if c)
         postings = [ledger.Posting(ledger.spend_account(org_id, m), c) for m, c in months]
         consumed: tuple[tuple[str, int], ...] = ()
@@ -208,27 +316,7 @@ def _post_org(
         )
         if consumed:
             conn.execute(_set_remaining, [{"gid": gid, "left": left[gid]} for gid, _ in consumed])
-    rows = [
-        {
-            "request_id": e.request_id,
-            "org_id": e.org_id,
-            "key_id": e.key_id,
-            "model": e.model,
-            "ts": e.ts,
-            "input_tokens": e.input_tokens,
-            "output_tokens": e.output_tokens,
-            "cached_tokens": e.cached_tokens,
-            "requests": e.requests,
-            "status": e.status,
-            "cost": cost,
-            "fingerprint": e.fingerprint,
-            "ip": e.ip,
-            "hold_id": e.hold_id,
-            "txn_id": txn_id if cost else None,
-        }
-        for e, cost in items
-    ]
-    conn.execute(insert(usage_events), rows)
+    _insert_events(conn, items, txn_id)
     return OrgPosting(org_id, len(items), total, txn_id, shortfall)
 
 
