@@ -335,6 +335,13 @@ def test_list_wrapped_google_body() -> None:
     assert interpret(400, body, "google").rule == Rule.INVALID_KEY
 
 
+def test_undocumented_envelope_is_still_read() -> None:
+    body = '{"errors": [{"message": "Insufficient credits. Add more using https://openrouter.ai/credits"}]}'
+    assert interpret(402, body, "openrouter").rule == Rule.CREDITS_EXHAUSTED
+    assert interpret(402, "{}").rule == Rule.CREDITS_EXHAUSTED  # status alone, low confidence
+    assert interpret(402, "{}").confidence < 0.5
+
+
 def test_openrouter_error_inside_http_200() -> None:
     body = '{"error": {"code": 402, "message": "Insufficient credits. Add more using https://openrouter.ai/credits"}}'
     assert interpret(200, body, "openrouter").rule == Rule.CREDITS_EXHAUSTED

@@ -39,7 +39,7 @@ import ast
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -626,28 +626,17 @@ def generic_deny(
     """A Deny in the runbook's canonical spelling of ``rule`` (for gateways, tests and samples)."""
     sp = GENERIC_SPELLING[wire_rule(rule)]
     deny = Deny(
-        rule,
-        sp.status,
-        sp.type or "",
-        sp.code or "",
-        "",
-        dict(limit or {}),
-        resets_at,
-        lifted_by,
-        retry_after_s,
+        rule=rule,
+        status=sp.status,
+        error_type=sp.type or "",
+        code=sp.code or "",
+        message="",
+        limit=dict(limit or {}),
+        resets_at=resets_at,
+        lifted_by=lifted_by,
+        retry_after_s=retry_after_s,
     )
-    message = _fill(sp.message, _values(deny, wire_rule(rule)))
-    return Deny(
-        rule,
-        sp.status,
-        sp.type or "",
-        sp.code or "",
-        message,
-        dict(limit or {}),
-        resets_at,
-        lifted_by,
-        retry_after_s,
-    )
+    return replace(deny, message=_fill(sp.message, _values(deny, wire_rule(rule))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1203,6 +1192,8 @@ def _fields(body: str | Mapping[str, Any] | None) -> _Fields | None:
         code = _s(obj.get("code"))
         status = _http(obj.get("raw_status_code")) or _http(obj.get("status"))
         _strings(obj.get("metadata"), extras)
+    if message is None and not extras:  # an envelope nobody documented: read every string in it
+        _strings(obj, extras)
     return _Fields(
         True, raw, etype, code, tuple(reasons), message, tuple(extras),
         status or _status_in_text(raw if not raw.lstrip().startswith("{") else ""), parse_error,
