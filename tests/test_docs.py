@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-import click
 import typer.main
 
 from quotadesk.cli import app
@@ -14,11 +14,11 @@ from quotadesk.settings import SETTINGS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _commands(group: click.Group, prefix: str = "") -> list[str]:
+def _commands(group: Any, prefix: str = "") -> list[str]:
     out = []
     for name, cmd in group.commands.items():
         full = f"{prefix}{name}"
-        if isinstance(cmd, click.Group):
+        if getattr(cmd, "commands", None):
             out.extend(_commands(cmd, full + " "))
         else:
             out.append(full)
@@ -31,7 +31,6 @@ def _docs() -> str:
 
 def test_every_command_is_documented() -> None:
     group = typer.main.get_command(app)
-    assert isinstance(group, click.Group)
     commands = _commands(group)
     assert "triage" in commands
     text = _docs()

@@ -41,7 +41,11 @@ CASES = [
     (["account", "credit_grants", 0, "remaining"], "12,50", "$.account.credit_grants[0].remaining"),
     (["account", "credit_grants", 0, "amount"], "ten", "$.account.credit_grants[0].amount"),
     (["account", "credit_grants", 0, "remaining"], "-5.00", "$.account.credit_grants[0].remaining"),
-    (["account", "credit_grants", 0, "granted_at"], "2026-10-30 07:00:00", "$.account.credit_grants[0].granted_at"),
+    (
+        ["account", "credit_grants", 0, "granted_at"],
+        "2026-10-30 07:00:00",
+        "$.account.credit_grants[0].granted_at",
+    ),
     (["account", "billing_mode"], "postpaid", "$.account.billing_mode"),
     (["account", "payments", 0, "status"], "bounced", "$.account.payments[0].status"),
     (["account", "api_keys", 0, "environment"], "staging", "$.account.api_keys[0].environment"),

@@ -9,25 +9,30 @@ from typing import Any
 
 import jsonschema
 import pytest
+from triage_cases import all_cases
 
 from quotadesk.triage.bundle import parse
 from quotadesk.triage.engine import triage_bundle
 from quotadesk.triage.safety import check
 
-from triage_cases import all_cases
-
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "src/quotadesk/data/contracts/triage-result.schema.json").read_text()
+    (
+        Path(__file__).resolve().parents[2] / "src/quotadesk/data/contracts/triage-result.schema.json"
+    ).read_text()
 )
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
-@pytest.mark.parametrize(("name", "doc", "incident", "root", "route"), all_cases(), ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("name", "doc", "incident", "root", "route"), all_cases(), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_case(name: str, doc: dict[str, Any], incident: str, root: str, route: str) -> None:
     result = triage_bundle(parse(doc))
     VALIDATOR.validate(result)
     assert (result["incident"], result["root_cause"], result["route"]) == (incident, root, route), (
-        name, result["decision_path"])
+        name,
+        result["decision_path"],
+    )
     v = check(result["reply"])
     assert not (v.refund_promised or v.reinstatement_offered or v.trigger_disclosed or v.asks_for_key)
     assert result["evidence"], "a diagnosis from an account must cite evidence"
