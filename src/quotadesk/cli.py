@@ -141,6 +141,16 @@ def triage(
         render_result(result, explain=explain_flag)
 
 
+def _register_books() -> None:
+    from quotadesk.cli_books import books_app, init_command
+
+    app.add_typer(books_app, name="books", help="The books on disk: verify the ledger, advance time (month close).")
+    app.command("init")(init_command)
+
+
+_register_books()
+
+
 def main() -> None:
     app()
 

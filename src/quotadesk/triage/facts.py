@@ -115,7 +115,8 @@ def account_facts(org: m.Organization, as_of: datetime, month_to_date: int | Non
     )
     hard = org.spend_limits.hard
     hit = hard is not None and (
-        (month_to_date is not None and month_to_date >= hard) or (hard_notice is not None)
+        # Within 0.5% of the limit the next request's estimated cost crosses it: admission refuses.
+        (month_to_date is not None and month_to_date >= hard - hard // 200) or (hard_notice is not None)
     )
     return AccountFacts(
         org=org,
