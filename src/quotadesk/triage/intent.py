@@ -62,6 +62,49 @@ def _p(target: str, pattern: str, weight: float = 1.0, *, negatable: bool = True
     return Pattern(target, re.compile(pattern), weight, negatable)
 
 
+def _near(a: str, b: str, gap: int = 40) -> str:
+    """``a`` and ``b`` in either order within ``gap`` characters of one sentence."""
+    return rf"(?:{a})[^.?!\n]{{0,{gap}}}(?:{b})|(?:{b})[^.?!\n]{{0,{gap}}}(?:{a})"
+
+
+# Vocabularies shared by several rules, so a new language's word is added once.
+_COST = (
+    r"\b(?:bill|billing|invoice|charges?|charged|costs?|costing|spend|spent|spending|expenses?|price|pricing"
+    r"|kosten|custo|gasto|cobr\w*|factura|fatura|facture|rechnung|tagihan|biaya|fattura|consumo)\b"
+)
+_UP = (
+    r"\b(?:explod\w*|jump\w*|spik\w*|doubl\w*|tripl\w*|quadrupl\w*|\d+x|through the roof|fortune|too much"
+    r"|tanto|far above|way above|above (?:our |the )?(?:forecast|budget)|climb\w*|skyrocket\w*|went up|gone up"
+    r"|increased|higher|insane|absurd\w*|crazy|ridiculous|disparo|triplicou|dobrou|explodiert|gestiegen|naik"
+    r"|membengkak|fraction of|seems off|is off|does not match|do not match|way bigger|much bigger)\b"
+)
+_ACCOUNT = r"\b(?:account|org|organi[sz]ation|conta|cuenta|compte|konto|akun|workspace)\b"
+_SUSP = (
+    r"\b(?:on hold|inactive|restricted|closed|revoked|blocked|bloquead\w*|blockiert|under review|suspend\w*"
+    r"|deactivat\w*|disabled|terminat\w*|locked|ditangguhkan|gesperrt|band|terms of service|violat\w*"
+    r"|desativad\w*|deaktiviert|desactiv\w*)\b"
+)
+_KEY = r"\b(?:api key|keys?|clave|chave|cle|schlussel|api-key)\b"
+_KEY_BAD = (
+    r"\b(?:invalid\w*|fail\w*|denied|wrong|revo\w*|expired|no longer work\w*|not work\w*|no es valida"
+    r"|nao e valida|ungultig|rejected|refused|quit|left|deleted|unauthori[sz]ed|authenticat\w*)\b"
+)
+_SERVICE = (
+    r"\b(?:api|service|servicio|servico|dienst|endpoint|server|platform|plataforma|site|everything|todo|tudo"
+    r"|alles)\b"
+)
+_DOWN = (
+    r"\b(?:not responding|no responde|nao responde|ne repond\w*|nicht erreichbar|unreachable|caido|fora do ar"
+    r"|down|times? out|timing out|unavailable|indisponivel|instavel|unstable)\b"
+)
+_LIMIT = r"\b(?:limit\w*|cap|tope|limite|batas|budget)\b"
+_MONTHLY = (
+    r"\b(?:spend\w*|gasto\w*|ausgaben|depenses|pengeluaran|monthly|mensal|mensual|mensuelle|monatlich\w*"
+    r"|bulanan)\b"
+)
+_PER_TIME = r"\b(?:per minute|por minuto|pro minute|par minute|per menit|/min|per second|por segundo)\b"
+
+
 # --- normalisation --------------------------------------------------------------------------
 _TYPOS: tuple[tuple[str, str], ...] = (
     (r"\brecie?ve", "receive"),
@@ -82,7 +125,7 @@ _TYPOS: tuple[tuple[str, str], ...] = (
     (r"\bu\b", "you"),
     (r"\bur\b", "your"),
     (r"\bcredts?\b|\bcreidts?\b", "credits"),
-    (r"\bwont\b", "will not"),
+    (r"\bwon'?t\b", "will not"),
     (r"\bcant\b|\bcannot\b|\bcan't\b|\bcan´t\b", "can not"),
     (r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should)n'?t\b", r"\1 not"),
     (r"\bi'?m\b", "i am"),
@@ -131,7 +174,7 @@ _MONEY_WORD = r"(?:money|credits|balance|funds|saldo|guthaben|solde|credito|cred
 CLAIMS: tuple[Pattern, ...] = (
     _p(
         "nothing_changed",
-        r"\bnothing (?:has )?changed|did not change anything|have not changed anything"
+        r"\bnothing (?:(?:has|was|in|on|of|my|our|the|code|side|end|setup|usage|we do) )*changed|did not change anything|have not changed anything"
         r"|no changes? (?:on|in|to|from) (?:our|my)|did not (?:change|touch|modify|deploy)|without (?:any )?change"
         r"|nada (?:mudou|cambio)|no cambiamos|rien (?:n'a )?change|nichts geandert|tidak ada (?:yang )?berubah"
         r"|kuch (?:bhi )?change nahi|same (?:usage|code|traffic)|pemakaian sama|usage is normal|normal usage",
@@ -139,9 +182,10 @@ CLAIMS: tuple[Pattern, ...] = (
     ),
     _p(
         "has_money",
-        r"\b(?:i|we) (?:still )?(?:have|got) (?:\w+ ){0,3}"
+        r"\b(?:i|we) (?:still )?(?:have|got) (?:(?!no\b|not\b|zero\b)\w+ ){0,3}"
         + _MONEY_WORD
-        + r"|(?:have|has|with|plenty of|enough|positive) (?:\w+ ){0,2}(?:credits|balance|money|funds)\b"
+        + r"|(?:have|has|with|plenty of|enough|positive) (?:(?!no\b|not\b|zero\b)\w+ ){0,2}"
+        r"(?:credits|balance|money|funds)\b"
         r"|\b(?:i|we) (?:just )?(?:paid|topped up|top up|bought|purchased|added (?:\$|\d|credits|funds|money))"
         r"|balance is positive|tengo saldo|tenho saldo|noch guthaben|ada saldo|paying customer",
     ),
@@ -210,14 +254,16 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\bmoney back|\bpaisa wapas|charge ?back|\bcredit (?:\w+ )?back|goodwill credit|\bdevolu"
         r"|\breverse (?:the |this |those |that )?charges?|\bcharges? (?:\w+ )?reversed|\bwant (?:my|our|one of them|it) \w*\s?back"
         r"|\bget (?:my|our|that|this|it) (?:money )?back|\breturn (?:my|our) money|uang kembali|\bcompensat"
-        r"|\bgeld zuruck|erstatt",
+        r"|\bgeld zuruck|erstatt|\bdisput\w*|give (?:me |us )?back (?:the |my |our )?money|money (?:returned|back)"
+        r"|return (?:it|the money)|(?:request\w*|asking for|ask for|want) (?:a |some )?credit\b"
+        r"|cancel (?:the |my |this )?(?:top up|charge|payment|purchase)",
     ),
     _p(
         "says_suspended",
         r"\bsuspen\w*|\bdeactivat|\bdesactiv|\bdisabled\b|\bdeshabilit|\bbanned\b|\bban\b"
         r"|\bgesperrt|\bdiblokir|\bterminated|\baccount (?:is |was |got )?(?:locked|blocked|closed)"
         r"|\bunsuspend|\breactivat|\bflagged|policy violation|violat\w* (?:of )?(?:our |the )?(?:usage )?polic"
-        r"|account_suspended|\bbloqueada|\bbloquee|\bsuspend kar",
+        r"|account_suspended|\bsuspend kar|" + _near(_ACCOUNT, _SUSP, 30),
     ),
     _p(
         "says_outage",
@@ -226,7 +272,9 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|100% error|(?:error|http|status|code|getting|got|returns?|with|erro|erreur|fehler)\W{0,3}5(?:0[0234]|29)\b"
         r"|\b5(?:0[0234]|29) (?:error|service|bad|internal|gateway|overloaded|everywhere|em|partout)|service unavailable|overloaded|incident\b|bad gateway|gateway timeout"
         r"|internal server error|server had an error|status page|elevated errors|connection (?:error|refused)"
-        r"|timing out|timeouts?\b|apiconnectionerror|upstream connect|semua request gagal|sab requests fail",
+        r"|timing out|timeouts?\b|apiconnectionerror|upstream connect|html (?:error )?pages?|"
+        + _near(_SERVICE, _DOWN, 25)
+        + r"|semua request gagal|sab requests fail",
     ),
     _p(
         "says_bill_high",
@@ -241,7 +289,10 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\d+x (?:higher|more)"
         r"|muchisimo mas|viel zu hoch|above budget|more than (?:expected|usual)|charges are"
         r"|(?:much|way|far|\d+x|times|a lot|lot) (?:higher|more|bigger|larger) than|billing is (?:wrong|incorrect)"
-        r"|(?:way |far |much )?more tokens than|amount charged",
+        r"|(?:way |far |much )?more tokens than|amount charged|"
+        + _near(_COST, _UP, 40)
+        + "|"
+        + _near(r"\busage\b", r"\b(?:jump\w*|\d+x|explod\w*|spik\w*|doubl\w*|tripl\w*|skyrocket\w*)\b", 30),
         negatable=False,
     ),
     _p(
@@ -280,14 +331,18 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|invalid_api_key|\bkeys? (?:has |have |is |are )?(?:stopped|not) work|\bkeys? (?:\w+ ){0,4}"
         r"(?:revoked|deleted|invalid|expired|rejected|dead)\b|\brevoked\b|no api key provided"
         r"|(?:clave|chave|cle|schlussel|api key saya)\b.{0,30}(?:invalid|dejo|parou|fonctionne|funktioniert|tidak)"
-        r"|\bkey.{0,30}kaam nahi|authentication[_ ]error|invalid authentication|\bunauthori[sz]ed\b",
+        r"|\bkey.{0,30}kaam nahi|authentication[_ ]error|invalid authentication|\bunauthori[sz]ed\b|"
+        + _near(_KEY, _KEY_BAD, 30),
         negatable=False,
     ),
     _p(
         "rate_limited",
         r"\brate limit|\btoo many requests|\b429\b.{0,40}\bpeak|\bpeak\b.{0,40}\b429\b|\bthrottl"
         r"|\b(?:rpm|tpm|rpd|rps)\b|tokens?[- ]per[- ]min|requests?[- ]per[- ](?:min|day|second|hour)|demasiadas solicitudes"
-        r"|muitas requisicoes|trop de requetes|zu viele anfragen",
+        r"|muitas requisicoes|trop de requetes|zu viele anfragen|slow down|\bconcurrency limit"
+        r"|(?:requests?|solicitudes|requisicoes|anfragen|requetes|token)\s?(?:\w+ )?(?:limit|limite)"
+        r"|(?:limite|limit) (?:de |of )?(?:solicitudes|requisicoes|requests|requetes)|"
+        + _near(_LIMIT + r"|\bquota\b|exceeded|alcanzado|uberschritten", _PER_TIME, 30),
     ),
 )
 
@@ -327,6 +382,21 @@ INTENT_RULES: tuple[Pattern, ...] = (
         3.0,
     ),
     _p("payment_failure", r"\bquota exceeded|\bexceeded (?:\w+ ){0,2}quota", 2.0),
+    _p(
+        "payment_failure",
+        _near(r"\bcheckout|\badd(?:ing)? funds|\bcards?\b|\bpurchase", r"\bfail\w*|\bdeclin\w*|\berror", 40)
+        + r"|credit\w* (?:\w+ )?(?:not|nao|no) (?:\w+ )?(?:appear\w*|show\w*|aparec\w*|arrived|credited|reflected)",
+        2.5,
+        negatable=False,
+    ),
+    _p(
+        "payment_failure",
+        r"\bno (?:\w+ )?balance|no credits remaining|balance (?:\w+ )?(?:left|went negative)"
+        r"|negative balance|payment method (?:\w+ ){0,3}invalid|charge was blocked|blocked for fraud prevention"
+        r"|could not process (?:your |the |my )?payment|money debited|debited (?:from|but)",
+        2.5,
+        negatable=False,
+    ),
     _p(
         "payment_failure",
         r"credits? balance (?:is )?(?:too low|exhausted)|balance (?:is |shows |hit |at |of )?"
@@ -384,6 +454,7 @@ INTENT_RULES: tuple[Pattern, ...] = (
         r"|(?:we|i) (?:set|configured) (?:a |the |our )?(?:\w+ )?(?:limit|cap|budget)",
         3.0,
     ),
+    _p("spending_limit", _near(_LIMIT, _MONTHLY, 25), 2.0),
     _p(
         GENERIC_LIMIT,
         r"\b(?:hit|reached|reach|exceeded|hitting|atingi|alcanzado|atteint|erreicht|kena)\b"
@@ -399,7 +470,29 @@ INTENT_RULES: tuple[Pattern, ...] = (
     # free_tier
     _p(
         "free_tier",
-        r"\bfree tier|free_tier|\bfree (?:plan|account|quota|usage)|\btier\b|\bmodel_not_in_tier"
+        r"\bpaid (?:tier|plan|account)|\btier [2-5]\b|\benterprise",
+        -1.5,
+        negatable=False,
+    ),
+    _p(
+        "free_tier",
+        r"(?:have not|did not|never|not yet|no) (?:\w+ )?(?:added|add|set up|entered) (?:a |any |my )?"
+        r"(?:payment method|card|billing)|\bno payment method|without (?:a )?(?:payment method|card)",
+        2.5,
+        negatable=False,
+    ),
+    _p("free_tier", r"\btier\b", 0.5),
+    _p(
+        "free_tier",
+        r"\btier free\b|\bstuck (?:at|on|in) (?:the )?(?:free|tier)|\bmove up|\bnext tier|\btier upgrade"
+        r"|\bupgrade (?:to |out of )?(?:a |the )?(?:tier|free)|\badded (?:a |my )?(?:payment method|card)\b.{0,60}"
+        r"\b(?:limits?|tier)\b",
+        2.0,
+        negatable=False,
+    ),
+    _p(
+        "free_tier",
+        r"\bfree tier|free_tier|\bfree (?:plan|account|quota|usage)|\bmodel_not_in_tier"
         r"|not available on (?:my|our|the) (?:\w+ )?tier|\bon (?:the )?free\b|\bstill (?:on )?(?:the )?free",
         2.0,
     ),
@@ -536,9 +629,9 @@ def classify(
         raw["spending_limit"] += generic
     raw["unexpected_high_bill"] += AMOUNT_WEIGHTS.get(min(amounts, 2), 0.0)
     errors = tuple(errors)
-    if any(RULE_INTENT.get(e.rule) not in (None, "rate_limit") for e in errors) and not any(
-        e.rule is Rule.RATE_LIMIT for e in errors
-    ):
+    if any(
+        RULE_INTENT.get(e.rule) not in (None, "rate_limit") and e.confidence >= 0.6 for e in errors
+    ) and not any(e.rule is Rule.RATE_LIMIT and e.confidence >= 0.6 for e in errors):
         raw["rate_limit"] = min(raw["rate_limit"], 1.0)  # "429" in prose says nothing once the body spoke
     free_context = bool(claims & FREE_CONTEXT)
     for e in errors:
@@ -547,6 +640,8 @@ def classify(
             continue
         if free_context and e.rule is Rule.CREDITS_EXHAUSTED:
             dest = "free_tier"  # a new or trial account running dry is the trial consumed
+        elif "says_suspended" in claims and e.rule is Rule.INVALID_KEY and e.confidence < 0.6:
+            dest = "account_suspension"  # a bare 401 is also how a suspension answers
         raw[dest] += ERROR_WEIGHT * max(0.0, min(1.0, e.confidence)) * (1.0 if e.attached else 0.75)
     if "wants_refund" in claims:
         # Whatever else the story says (a compromise, a bug, a limit), the ask is the money back.

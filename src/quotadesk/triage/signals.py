@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from quotadesk import settings
 from quotadesk.billing.dialects import Interpretation, interpret
 from quotadesk.errors import InputError
 from quotadesk.triage import intent as it
@@ -336,8 +337,17 @@ def extract_signals(
     attachments: Sequence[AttachmentLike] | Sequence[Mapping[str, Any]],
     received_at: datetime,
     provider: str = "generic",
+    *,
+    intent_model: str | None = None,
 ) -> Signals:
-    """Read a ticket into signals. ``attachments`` are ``bundle.Attachment`` records or dicts."""
+    """Read a ticket into signals. ``attachments`` are ``bundle.Attachment`` records or dicts.
+
+    ``intent_model`` overrides the ``intent_model`` setting: ``"rules"`` (default) or
+    ``"embedding"`` (the rules, and the optional local model where the rules find nothing).
+    """
+    model = settings.get("intent_model", intent_model)
+    if model not in ("rules", "embedding"):
+        raise InputError(f"must be 'rules' or 'embedding', got {model!r}", "intent_model")
     if not isinstance(subject, str):
         raise InputError("must be a string", "ticket.subject")
     if not isinstance(body, str):
@@ -380,8 +390,11 @@ def extract_signals(
                 errors.append(
                     ErrorSignal(f.status, f.body, src, _interpret(f.status, f.body, provider), None, True)
                 )
+    attached = {e.status for e in errors if not e.in_prose}
     for src, value in (("/ticket/subject", red_subject), ("/ticket/body", red_body)):
         for f in _errors_in_text(value):
+            if f.body is None and f.status in attached:
+                continue  # "we see 429" about the 429 attached: the attachment says it better
             errors.append(
                 ErrorSignal(f.status, f.body, src, _interpret(f.status, f.body, provider), None, True)
             )
@@ -394,6 +407,10 @@ def extract_signals(
     )
     amounts = _amounts(text)
     intents = it.classify(norm, claims, evidence, amounts=len({a.amount for a in amounts}))
+    if model == "embedding" and not intents:
+        from quotadesk.triage import intent_embed
+
+        intents = intent_embed.combine(intents, text)
     times = find_times(text, received_at)
     return Signals(
         errors=tuple(errors),
