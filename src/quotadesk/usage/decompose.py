@@ -13,6 +13,10 @@ All of it is exact in fractions; each cell's three parts are then rounded to int
 nano-dollars by largest remainder so that they add up to the cell's change exactly, and
 the totals are sums of cells, so ``volume + tokens_per_request + price_mix == change``.
 
+Requests and tokens are those of billed (successful, status < 400) requests: failed
+calls cost nothing, and counting them would show a retry storm as "more volume, cheaper
+tokens". Any cost a failed call did carry stays in its cell's cost (as price).
+
 A cell present in one period only (a new model, a retired key) keeps its tokens per
 request and price per token from the period it exists in, so all its change is volume
 and mix — a model swap shows as mix, not as a fall and rise of tokens. A cell with
@@ -153,13 +157,14 @@ def _cells(data: Any, period: Period) -> list[Cell]:
     if data.table is None:
         return []
     t = data.table
+    ok = t.status < 400
     rows = data.to_pyarrow(
         t.filter((t.ts >= period.start) & (t.ts < period.end))
         .group_by(["key_id", "model"])
         .aggregate(
-            requests=ibis._.requests.sum(),
-            tokens=(ibis._.input_tokens + ibis._.output_tokens + ibis._.cached_tokens).sum(),
-            cost=ibis._.cost_nanos.sum(),
+            requests=ibis.ifelse(ok, t.requests, 0).sum(),
+            tokens=ibis.ifelse(ok, t.input_tokens + t.output_tokens + t.cached_tokens, 0).sum(),
+            cost=t.cost_nanos.sum(),
         )
     ).to_pylist()
     return [Cell(r["key_id"], r["model"], int(r["requests"]), int(r["tokens"]), int(r["cost"])) for r in rows]
@@ -209,7 +214,9 @@ def _merge(cells: Sequence[Cell]) -> dict[tuple[str, str], Cell]:
         k = (c.key_id, c.model)
         if k in out:
             o = out[k]
-            out[k] = Cell(c.key_id, c.model, o.requests + c.requests, o.tokens + c.tokens, o.cost_nanos + c.cost_nanos)
+            out[k] = Cell(
+                c.key_id, c.model, o.requests + c.requests, o.tokens + c.tokens, o.cost_nanos + c.cost_nanos
+            )
         else:
             out[k] = c
     return out

@@ -102,10 +102,10 @@ def read_raw(con: Any, path: Path) -> tuple[Any, str]:
                 str(path), table_name=fresh_name("raw"), columns=columns, format="newline_delimited"
             )
     except Exception as exc:  # duckdb raises its own tree; translate at the seam
-        raise UsageFileError(f"cannot read {fmt} file {path.name}: {_short(exc)}", "records_file") from exc
+        raise UsageFileError(f"cannot read {fmt} file {path.name}: {short(exc)}", "records_file") from exc
     return table, fmt
 
 
-def _short(exc: BaseException) -> str:
+def short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__

@@ -38,6 +38,22 @@ from quotadesk.usage import engine
 
 INT_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "requests", "status")
 TEXT_COLUMNS = ("request_id", "key_id", "fingerprint", "ip")
+OUTPUT_COLUMNS = (
+    "ts",
+    "request_id",
+    "key_id",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "requests",
+    "status",
+    "cost_nanos",
+    "fingerprint",
+    "ip",
+)
+MAX_TOKENS = 10**12
+"""More tokens than this in one row is a corrupt value, not usage (and would overflow costs)."""
 DEFAULTS = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "requests": 1, "status": 200}
 
 _TS_RE = r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)\s*$"
@@ -45,8 +61,6 @@ _TS_NAIVE_RE = r"^\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$"
 _INT_RE = r"^\s*[+-]?\d+\s*$"
 _COST_RE = r"^\s*-?\d+(\.\d+)?\s*$"
 _COST_NANO_RE = r"^\s*-?\d+(\.\d{1,9})?\s*$"
-_MAX_EXACT = 2**53
-"""DuckDB divides integers in double precision; cost arithmetic stays below this bound."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,10 +132,26 @@ def load_usage(
     schema = raw.schema()
     _check_columns(schema, source)
     normal, checks = _normalize(raw, schema)
-    _validate(con, raw, checks, source)
-    columnar = isinstance(source, _FileSource) and source.fmt == "parquet"
-    table, priced = _costed(con, normal, table_prices, source, materialize=not columnar)
-    return _summarize(con, table, pointer, path, priced, table_prices)
+    rates, unpriced = _rates(con, normal, table_prices)
+    staged = normal.mutate(cost_nanos=_cost(normal, rates))
+    try:
+        stored = con.create_table(engine.fresh_name("usage"), staged, temp=True)
+    except duckdb_error() as exc:
+        _raise_located(source, None)
+        raise UsageFileError(f"cannot read the records: {engine.short(exc)}", _field(source)) from exc
+    census = _census(con, stored, len(checks))
+    _validate(census, checks, source)
+    if any(c["open"] for c in census):
+        stored = _price_missing(con, stored, table_prices, unpriced, census, source)
+        census = _census(con, stored, 0)
+    table = stored.select(*OUTPUT_COLUMNS)
+    return _summarize(con, table, census, pointer, path, table_prices)
+
+
+def duckdb_error() -> type[Exception]:
+    import duckdb
+
+    return duckdb.Error
 
 
 # --- inline records ---------------------------------------------------------------------------
@@ -187,7 +217,10 @@ class _InlineSource:
 
     def scan(self) -> Iterator[tuple[str, dict[str, str | None]]]:
         for i, rec in enumerate(self.rows):
-            yield self.where(i), {n: _as_text(rec.get(n), f"{self.where(i)}.{n}", strict=True) for n in engine.COLUMNS}
+            yield (
+                self.where(i),
+                {n: _as_text(rec.get(n), f"{self.where(i)}.{n}", strict=True) for n in engine.COLUMNS},
+            )
 
     def column_error(self, message: str, column: str) -> UsageFileError:
         return UsageFileError(message, f"usage.records[].{column}")
@@ -313,7 +346,9 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
     ts_type = schema["ts"]
     if ts_type.is_timestamp():
         ts_val = raw.ts.cast("timestamp('UTC')")
-        checks.append(_Check("ts", "missing", ts_val.isnull(), lambda r: "missing" if _blank(r["ts"]) else None))
+        checks.append(
+            _Check("ts", "missing", ts_val.isnull(), lambda r: "missing" if _blank(r["ts"]) else None)
+        )
     else:
         ts_text = text("ts")
         ts_val = ts_text.try_cast("timestamp('UTC')")
@@ -328,15 +363,24 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
             _Check(
                 "ts",
                 "not an RFC 3339 timestamp",
-                ts_text.notnull() & ~ts_text.re_search(_TS_NAIVE_RE) & (~ts_text.re_search(_TS_RE) | ts_val.isnull()),
+                ts_text.notnull()
+                & ~ts_text.re_search(_TS_NAIVE_RE)
+                & (~ts_text.re_search(_TS_RE) | ts_val.isnull()),
                 lambda r: _junk_ts(r["ts"]),
             ),
         ]
     cols["ts"] = ts_val
 
     # model and the other text columns
-    model = text("model")
-    checks.append(_Check("model", "missing", model.isnull(), lambda r: "missing" if _blank(r["model"]) else None))
+    model = raw.model if schema["model"].is_string() else raw.model.cast("string")
+    checks.append(
+        _Check(
+            "model",
+            "missing",
+            model.isnull() | (model.strip() == ""),
+            lambda r: "missing" if _blank(r["model"]) else None,
+        )
+    )
     cols["model"] = model
     for name in TEXT_COLUMNS:
         if name in names and schema[name].is_string():
@@ -351,11 +395,15 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
             value = raw[name].cast("int64")
         elif name in names and schema[name].is_floating():
             col = raw[name]
-            checks.append(_Check(name, "not an integer", col.notnull() & (col != col.floor()), _int_test(name)))
+            checks.append(
+                _Check(name, "not an integer", col.notnull() & (col != col.floor()), _int_test(name))
+            )
             value = col.cast("int64")
         else:
             t = text(name)
-            checks.append(_Check(name, "not an integer", t.notnull() & ~t.re_search(_INT_RE), _int_test(name)))
+            checks.append(
+                _Check(name, "not an integer", t.notnull() & ~t.re_search(_INT_RE), _int_test(name))
+            )
             value = ibis.ifelse(t.re_search(_INT_RE), t.try_cast("int64"), ibis.null("int64"))
         value = value.fill_null(default)
         if name == "requests":
@@ -366,6 +414,9 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
             )
         else:
             checks.append(_Check(name, "negative", value < 0, _range_test(name, 0, None)))
+            checks.append(
+                _Check(name, "implausibly large", value > MAX_TOKENS, _range_test(name, 0, None, MAX_TOKENS))
+            )
         cols[name] = value
 
     # cost
@@ -374,7 +425,9 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
     else:
         ct = text("cost")
         checks += [
-            _Check("cost", "not a decimal amount of dollars", ct.notnull() & ~ct.re_search(_COST_RE), _cost_test),
+            _Check(
+                "cost", "not a decimal amount of dollars", ct.notnull() & ~ct.re_search(_COST_RE), _cost_test
+            ),
             _Check(
                 "cost",
                 "finer than a nano-dollar",
@@ -382,9 +435,12 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
                 _cost_nano_test,
             ),
         ]
-        cost = ibis.ifelse(ct.re_search(_COST_NANO_RE), ct.try_cast("decimal(38, 9)"), ibis.null("decimal(38, 9)"))
+        cost = ibis.ifelse(
+            ct.re_search(_COST_NANO_RE), ct.try_cast("decimal(38, 9)"), ibis.null("decimal(38, 9)")
+        )
     cols["given_nanos"] = (cost * 1_000_000_000).cast("int64")
-    normal = raw.select(**cols)
+    flags = {f"_f{i}": check.flag.fill_null(False) for i, check in enumerate(checks)}
+    normal = raw.select(**cols, **flags)
     return normal, checks
 
 
@@ -419,7 +475,9 @@ def _int_test(name: str) -> Callable[[dict[str, str | None]], str | None]:
     return test
 
 
-def _range_test(name: str, low: int, high: int | None) -> Callable[[dict[str, str | None]], str | None]:
+def _range_test(
+    name: str, low: int, high: int | None, most: int | None = None
+) -> Callable[[dict[str, str | None]], str | None]:
     def test(row: dict[str, str | None]) -> str | None:
         value = row[name]
         if _blank(value):
@@ -429,6 +487,8 @@ def _range_test(name: str, low: int, high: int | None) -> Callable[[dict[str, st
             number = int(value.strip()) if re.search(_INT_RE, value) else int(float(value))
         except ValueError:
             return None
+        if most is not None:
+            return f"implausibly large ({number})" if number > most else None
         if number < low or (high is not None and number > high):
             if low == 0:
                 return f"negative ({number})"
@@ -457,23 +517,35 @@ def _cost_nano_test(row: dict[str, str | None]) -> str | None:
     return None
 
 
-def _validate(con: Any, raw: Any, checks: list[_Check], source: _InlineSource | _FileSource) -> None:
-    """Count every check's failures in one pass; on any, name the first offending row."""
-    import duckdb
+def _census(con: Any, stored: Any, n_checks: int) -> list[dict[str, Any]]:
+    """One pass over the stored rows, per model × key: counts, cost, time span, check failures."""
+    import ibis
 
-    aggs = {f"c{i}": check.flag.fill_null(False).cast("int64").sum() for i, check in enumerate(checks)}
-    try:
-        counts = con.to_pyarrow(raw.aggregate(**aggs)).to_pylist()[0]
-    except duckdb.Error as exc:
-        _raise_located(source, None)
-        raise UsageFileError(f"cannot read the records: {engine._short(exc)}", _field(source)) from exc
-    failed = [check for i, check in enumerate(checks) if counts[f"c{i}"]]
+    flags = {f"c{i}": stored[f"_f{i}"].cast("int64").sum() for i in range(n_checks)}
+    return list(
+        con.to_pyarrow(
+            stored.group_by(["model", "key_id"]).aggregate(
+                rows=ibis._.count(),
+                requests=stored.requests.sum(),
+                cost=stored.cost_nanos.sum(),
+                start=stored.ts.min(),
+                end=stored.ts.max(),
+                priced=(stored.given_nanos.isnull() & (stored.status < 400)).cast("int64").sum(),
+                open=stored.cost_nanos.isnull().cast("int64").sum(),
+                **flags,
+            )
+        ).to_pylist()
+    )
+
+
+def _validate(census: list[dict[str, Any]], checks: list[_Check], source: _InlineSource | _FileSource) -> None:
+    """Raise for the first row that breaks a check, if any check counted a failure."""
+    counts = [sum(int(c[f"c{i}"] or 0) for c in census) for i in range(len(checks))]
+    failed = [(check, n) for check, n in zip(checks, counts, strict=True) if n]
     if failed:
-        first = failed[0]
-        _raise_located(source, failed)
-        raise UsageFileError(
-            f"{first.message} ({counts[f'c{checks.index(first)}']} rows)", f"{_field(source)}.{first.column}"
-        )
+        _raise_located(source, [check for check, _ in failed])
+        first, count = failed[0]
+        raise UsageFileError(f"{first.message} ({count} rows)", f"{_field(source)}.{first.column}")
 
 
 def _field(source: _InlineSource | _FileSource) -> str:
@@ -496,104 +568,79 @@ def _raise_located(source: _InlineSource | _FileSource, checks: list[_Check] | N
 # --- cost -----------------------------------------------------------------------------------------
 
 
-def _costed(
-    con: Any, normal: Any, prices: PriceTable, source: _InlineSource | _FileSource, *, materialize: bool
-) -> tuple[Any, int]:
-    """The log with ``cost_nanos``: given cost, else priced, else 0 for failures.
+def _rates(con: Any, normal: Any, prices: PriceTable) -> tuple[dict[str, tuple[int, int, int]], set[str]]:
+    """Per model in the log: whole nano-dollars per token (input, output, cached), if it has a price.
 
-    Text sources (JSON Lines, CSV, inline) are materialized once so later queries do not
-    parse them again; Parquet stays a view, since its columnar scan of only the columns a
-    query needs is faster than copying every column into memory.
+    Returns the rates the engine can apply exactly and the models it cannot: unknown to
+    the price table, or priced finer than a nano-dollar per token (costed in Python).
     """
-    import ibis
-
-    needs = normal.given_nanos.isnull() & (normal.status < 400)
-    stats = con.to_pyarrow(
-        normal.filter(needs)
-        .group_by("model")
-        .aggregate(
-            rows=ibis._.count(),
-            max_tokens=(ibis._.input_tokens + ibis._.output_tokens + ibis._.cached_tokens).max(),
-        )
-    ).to_pylist()
-    priced_rows = sum(int(s["rows"]) for s in stats)
+    models = con.to_pyarrow(normal.select("model").distinct()).column(0).to_pylist()
     rates: dict[str, tuple[int, int, int]] = {}
-    exact = True
-    for s in stats:
-        model = str(s["model"])
+    unpriced: set[str] = set()
+    for model in models:
+        if model is None:
+            continue
         try:
             price = prices.get(model)
         except UnknownModelError:
-            _raise_unknown(source, model)
-            raise UsageFileError(
-                f"no price for model {model!r} and no cost given ({s['rows']} rows); refusing to cost it at $0",
-                f"{_field(source)}.model",
-            ) from None
-        scaled = [p * 1_000_000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)]
-        if any(v != v.to_integral_value() for v in scaled):
-            exact = False
-        ints = (int(scaled[0]), int(scaled[1]), int(scaled[2]))
-        rates[model] = ints
-        if int(s["max_tokens"] or 0) * max(ints) >= _MAX_EXACT:
-            exact = False
-
-    if not stats:
-        table = normal.mutate(cost_nanos=normal.given_nanos.fill_null(0)).drop("given_nanos")
-    elif exact and _rates_agree(con, normal, needs, rates, prices):
-        table = _with_cost(normal, _rate_cost(normal, rates))
-    else:
-        table = _cost_by_rows(con, normal, needs, prices)
-    if materialize:
-        table = con.create_table(engine.fresh_name("usage"), table, temp=True)
-    return table, priced_rows
+            unpriced.add(model)
+            continue
+        per_token = [
+            p * 1000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)
+        ]
+        if all(v == v.to_integral_value() for v in per_token):
+            rates[model] = (int(per_token[0]), int(per_token[1]), int(per_token[2]))
+        else:
+            unpriced.add(model)
+    return rates, unpriced
 
 
-def _rate_cost(t: Any, rates: Mapping[str, tuple[int, int, int]]) -> Any:
-    """Σ tokens × (dollars per 1M tokens × 10⁶) / 1000 in the engine, rounded half-even.
+def _cost(t: Any, rates: Mapping[str, tuple[int, int, int]]) -> Any:
+    """Given cost, else 0 for a failing request, else tokens × whole nano-dollars per token.
 
-    Integer arithmetic throughout; the one division is of an exact multiple of 1000 kept
-    below 2⁵³, so the engine's double-precision division cannot round it.
+    NULL marks a row that needs a price the engine does not have; ``_price_missing``
+    settles those. Token counts are bounded by ``MAX_TOKENS`` so the products fit int64.
     """
     import ibis
 
     def rate(i: int) -> Any:
-        return ibis.cases(*[(t.model == m, r[i]) for m, r in rates.items()], else_=0).cast("int64")
+        if not rates:
+            return ibis.null("int64")
+        return ibis.cases(*[(t.model == m, r[i]) for m, r in rates.items()], else_=ibis.null("int64"))
 
-    scaled = t.input_tokens * rate(0) + t.output_tokens * rate(1) + t.cached_tokens * rate(2)
-    rem = scaled % 1000
-    quotient = ((scaled - rem) / 1000).cast("int64")
-    return quotient + ibis.ifelse((rem > 500) | ((rem == 500) & (quotient % 2 == 1)), 1, 0)
-
-
-def _with_cost(normal: Any, computed: Any) -> Any:
-    import ibis
-
-    cost = ibis.cases(
-        (normal.given_nanos.notnull(), normal.given_nanos), (normal.status >= 400, 0), else_=computed
+    sane = (t.input_tokens <= MAX_TOKENS) & (t.output_tokens <= MAX_TOKENS) & (t.cached_tokens <= MAX_TOKENS)
+    priced = t.input_tokens * rate(0) + t.output_tokens * rate(1) + t.cached_tokens * rate(2)
+    return ibis.cases(
+        (t.given_nanos.notnull(), t.given_nanos),
+        (t.status >= 400, 0),
+        (sane, priced),
+        else_=ibis.null("int64"),
     ).cast("int64")
-    return normal.mutate(cost_nanos=cost).drop("given_nanos")
 
 
-def _rates_agree(
-    con: Any, normal: Any, needs: Any, rates: Mapping[str, tuple[int, int, int]], prices: PriceTable
-) -> bool:
-    """Check the engine's arithmetic against the price table on a sample of the rows it costs."""
-    sample = normal.filter(needs).limit(256)
-    rows = con.to_pyarrow(sample.mutate(engine_cost=_rate_cost(sample, rates))).to_pylist()
-    return all(
-        r["engine_cost"]
-        == prices.cost_nanos(r["model"], int(r["input_tokens"]), int(r["output_tokens"]), int(r["cached_tokens"]))
-        for r in rows
-    )
-
-
-def _cost_by_rows(con: Any, normal: Any, needs: Any, prices: PriceTable) -> Any:
-    """Exact cost per distinct token combination in Python, for prices the engine cannot carry."""
+def _price_missing(
+    con: Any,
+    stored: Any,
+    prices: PriceTable,
+    unpriced: set[str],
+    census: list[dict[str, Any]],
+    source: _InlineSource | _FileSource,
+) -> Any:
+    """Cost the rows the engine could not (prices finer than a nano-dollar per token), or
+    name the first row of a model that has no price at all."""
     import ibis
     import pyarrow as pa
 
+    for c in census:
+        model = str(c["model"])
+        if c["open"] and (model not in unpriced or not _has_price(prices, model)):
+            _raise_unknown(source, model)
+            raise UsageFileError(
+                f"no price for model {model!r} and no cost given ({c['open']} rows); refusing to cost it at $0",
+                f"{_field(source)}.model",
+            )
     keys = ["model", "input_tokens", "output_tokens", "cached_tokens"]
-    distinct = con.to_pyarrow(normal.filter(needs).select(*keys).distinct()).to_pydict()
+    distinct = con.to_pyarrow(stored.filter(stored.cost_nanos.isnull()).select(*keys).distinct()).to_pydict()
     costs = [
         prices.cost_nanos(m, int(i), int(o), int(c))
         for m, i, o, c in zip(*(distinct[k] for k in keys), strict=True)
@@ -609,19 +656,29 @@ def _cost_by_rows(con: Any, normal: Any, needs: Any, prices: PriceTable) -> Any:
             }
         )
     )
-    joined = normal.left_join(
+    joined = stored.left_join(
         lookup,
         [
-            normal.model == lookup.p_model,
-            normal.input_tokens == lookup.p_in,
-            normal.output_tokens == lookup.p_out,
-            normal.cached_tokens == lookup.p_cached,
+            stored.model == lookup.p_model,
+            stored.input_tokens == lookup.p_in,
+            stored.output_tokens == lookup.p_out,
+            stored.cached_tokens == lookup.p_cached,
         ],
     )
-    cost = ibis.cases(
-        (joined.given_nanos.notnull(), joined.given_nanos), (joined.status >= 400, 0), else_=joined.p_cost
-    ).cast("int64")
-    return joined.select(*[c for c in normal.columns if c != "given_nanos"], cost_nanos=cost)
+    fixed = joined.select(
+        *[c for c in OUTPUT_COLUMNS if c != "cost_nanos"],
+        "given_nanos",
+        cost_nanos=joined.cost_nanos.fill_null(joined.p_cost),
+    )
+    return con.create_table(engine.fresh_name("usage"), fixed, temp=True)
+
+
+def _has_price(prices: PriceTable, model: str) -> bool:
+    try:
+        prices.get(model)
+    except UnknownModelError:
+        return False
+    return True
 
 
 def _raise_unknown(source: _InlineSource | _FileSource, model: str) -> None:
@@ -634,7 +691,8 @@ def _raise_unknown(source: _InlineSource | _FileSource, model: str) -> None:
                 failing = False
             if not failing:
                 raise UsageFileError(
-                    f"no price for model {model!r} and no cost given; refusing to cost it at $0", f"{where}.model"
+                    f"no price for model {model!r} and no cost given; refusing to cost it at $0",
+                    f"{where}.model",
                 )
 
 
@@ -646,35 +704,24 @@ def _empty(con: Any, pointer: str, prices: PriceTable) -> UsageData:
 
 
 def _summarize(
-    con: Any, table: Any, pointer: str, path: Path | None, priced: int, prices: PriceTable
+    con: Any, table: Any, census: list[dict[str, Any]], pointer: str, path: Path | None, prices: PriceTable
 ) -> UsageData:
-    import ibis
-
-    head = con.to_pyarrow(
-        table.aggregate(
-            rows=ibis._.count(),
-            requests=ibis._.requests.sum(),
-            total=ibis._.cost_nanos.sum(),
-            start=ibis._.ts.min(),
-            end=ibis._.ts.max(),
-        )
-    ).to_pylist()[0]
-    models = con.to_pyarrow(table.select("model").distinct().order_by("model")).column(0).to_pylist()
-    keys = con.to_pyarrow(table.select("key_id").distinct().order_by("key_id")).column(0).to_pylist()
-    rows = int(head["rows"] or 0)
+    rows = sum(int(c["rows"]) for c in census)
+    starts = [c["start"] for c in census if c["start"] is not None]
+    ends = [c["end"] for c in census if c["end"] is not None]
     return UsageData(
         con=con,
         table=table if rows else None,
         rows=rows,
-        requests=int(head["requests"] or 0),
-        total_nanos=int(head["total"] or 0),
-        start=_utc(head["start"]),
-        end=_utc(head["end"]),
-        models=tuple(models),
-        key_ids=tuple(keys),
+        requests=sum(int(c["requests"] or 0) for c in census),
+        total_nanos=sum(int(c["cost"] or 0) for c in census),
+        start=_utc(min(starts)) if starts else None,
+        end=_utc(max(ends)) if ends else None,
+        models=tuple(sorted({str(c["model"]) for c in census})),
+        key_ids=tuple(sorted({str(c["key_id"]) for c in census})),
         source=pointer,
         path=path,
-        priced_rows=priced,
+        priced_rows=sum(int(c["priced"] or 0) for c in census),
         prices=prices,
     )
 
