@@ -11,11 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from quotadesk.billing.pricing import PriceTable
 from quotadesk.triage import bundle as bundle_mod
 from quotadesk.triage.bundle import Bundle, StatusIncident
 from quotadesk.triage.facts import account_facts
 from quotadesk.triage.inputs import Case, ErrorSeen, TicketView, UsageFinding, UsageView
 from quotadesk.triage.playbooks import build
+from quotadesk.triage.replay import replay
 from quotadesk.triage.replies import compose
 from quotadesk.triage.safety import guard
 from quotadesk.triage.secrets import redact_json
@@ -116,10 +118,19 @@ def build_case(b: Bundle) -> Case:
     active, recent = _incidents(b)
     usage = _usage_view(b, active + recent, ticket.log_text)
     facts = None
+    rp = None
     if b.account is not None:
         facts = account_facts(b.account, b.as_of, usage.month_to_date if usage is not None else None)
+        prices = PriceTable.from_mapping(dict(b.prices), b.as_of.date()) if b.prices else None
+        rp = replay(facts, wanted_models=ticket.models, used_models=usage.models if usage else (), prices=prices)
     return Case(
-        bundle=b, ticket=ticket, facts=facts, usage=usage, active_incidents=active, recent_incidents=recent
+        bundle=b,
+        ticket=ticket,
+        facts=facts,
+        usage=usage,
+        active_incidents=active,
+        recent_incidents=recent,
+        replay=rp,
     )
 
 

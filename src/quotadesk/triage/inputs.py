@@ -14,6 +14,7 @@ from datetime import datetime
 from quotadesk.billing.decision import Rule
 from quotadesk.triage.bundle import Bundle, StatusIncident
 from quotadesk.triage.facts import AccountFacts
+from quotadesk.triage.replay import Replay
 
 INCIDENTS = (
     "provider_outage",
@@ -116,6 +117,7 @@ class Case:
     usage: UsageView | None
     active_incidents: tuple[tuple[int, StatusIncident], ...] = ()
     recent_incidents: tuple[tuple[int, StatusIncident], ...] = ()
+    replay: Replay | None = None
 
     @property
     def as_of(self) -> datetime:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from quotadesk.billing import model as m
-from quotadesk.billing.decision import Rule
+from quotadesk.billing.decision import Deny, Rule
 from quotadesk.money import plain
 from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts
 from quotadesk.triage.inputs import CUT_OFF_INTENTS, Case, ErrorSeen, UsageFinding
@@ -279,9 +279,18 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
     org = f.org
     rule = err.rule if err is not None else None
     intent = case.ticket.intent
+    rp = case.replay
+    deny = rp.decision if rp is not None and isinstance(rp.decision, Deny) else None
+    if rp is not None:
+        verdict = f"{deny.status} {deny.code} ({deny.rule.value})" if deny else "allowed"
+        dx.step(f"Replaying the admission decision at as_of (key {rp.key_id}, model {rp.model}): {verdict}.")
+    replayed = deny.rule if deny is not None else None
     # Model access (tier).
-    if rule == Rule.MODEL_NOT_IN_TIER or (
-        org.model_access is not None and any(mm not in org.model_access for mm in case.ticket.models)
+    priced = deny is None or deny.limit.get("priced") != "false"
+    if (
+        (replayed == Rule.MODEL_NOT_IN_TIER and priced and org.model_access is not None)
+        or rule == Rule.MODEL_NOT_IN_TIER
+        or (org.model_access is not None and any(mm not in org.model_access for mm in case.ticket.models))
     ):
         wanted = [
             mm for mm in case.ticket.models if org.model_access is not None and mm not in org.model_access
@@ -297,8 +306,11 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
             return _pending(case, f, dx)
         return dx.conclude("free_tier", "model_not_in_tier", 0.85)
     # Invoice overdue.
-    if f.overdue_invoices:
-        inv = f.overdue_invoices[0]
+    if f.overdue_invoices or replayed == Rule.INVOICE_OVERDUE:
+        inv = f.overdue_invoices[0] if f.overdue_invoices else None
+        if inv is None:
+            dx.step("The rulebook reports an overdue invoice.")
+            return dx.conclude("payment_failure", "invoice_overdue", 0.8)
         dx.step("An invoice is unpaid past its due date: the API is cut off until Finance sees it paid.")
         dx.fact(
             f"Invoice {inv.item.id} for {plain(inv.item.amount)} USD, status {inv.item.status.value}, "
@@ -311,7 +323,7 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
         return dx.conclude("payment_failure", "invoice_overdue", 0.9)
     # Hard limit.
     hard = org.spend_limits.hard
-    if f.hard_limit_hit and hard is not None:
+    if (f.hard_limit_hit or replayed == Rule.HARD_LIMIT) and hard is not None:
         dx.step("Month-to-date spend reached the monthly hard limit: 402 until it is raised or the 1st.")
         dx.fact(f"Monthly hard limit {plain(hard)} USD", "/account/spend_limits/hard")
         dx.figures["hard_limit"] = plain(hard)
@@ -337,9 +349,10 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
             )
         return dx.conclude("spending_limit", "hard_limit_reached", 0.93)
     # Balance (prepaid).
+    no_balance = f.balance <= 0 or replayed == Rule.CREDITS_EXHAUSTED
     if (
         f.prepaid
-        and f.balance <= 0
+        and no_balance
         and (org.credit_grants or rule in (Rule.CREDITS_EXHAUSTED, Rule.PAYMENT_FAILED))
     ):
         return _no_balance(case, f, dx, err)
