@@ -100,6 +100,16 @@ def test_statuses_in_prose(text: str, statuses: list[int]) -> None:
     assert [e.status for e in sig(text).errors] == statuses
 
 
+def test_pasted_traceback() -> None:
+    frames = (
+        '  File "app.py", line 42, in <module>\n    resp = client.chat.completions.create(model="o1")\n' * 30
+    )
+    s = sig(f"Our worker crashes:\nTraceback (most recent call last):\n{frames}{QUOTA_429}\nplease help")
+    assert [e.status for e in s.errors] == [429]
+    assert s.intent == "payment_failure"
+    assert s.models == ("o1",)
+
+
 def test_log_excerpt_errors_are_read() -> None:
     log = "2026-11-27T08:00:01Z ERROR openai.AuthenticationError: Error code: 401 - {'error': {'code': 'invalid_api_key'}}"
     s = sig("keys broke", [{"kind": "log_excerpt", "text": log}])

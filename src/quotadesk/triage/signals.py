@@ -321,6 +321,26 @@ def _models(text: str) -> tuple[str, ...]:
 
 
 # --- the extractor ---------------------------------------------------------------------------
+_FRAME_RE = re.compile(
+    r"(?m)^[ \t]*(?:File \"[^\n]*|at [\w.$<>]+\([^\n]*|Traceback \(most recent call last\):|\^[\^~ ]*"
+    r"|\.\.\. \d+ more|(?:    |\t)[ \t]*\S[^\n]*)[ \t]*\n?"
+)
+PROSE_HEAD, PROSE_TAIL = 3000, 1000
+
+
+def _prose(text: str) -> str:
+    """The customer's words for the intent rules: stack frames dropped, a long paste cut.
+
+    Errors are read from the whole text separately; the rules only need the story, and a
+    20 KB log would cost the rules time without saying anything a frame-free head and tail
+    do not.
+    """
+    text = _FRAME_RE.sub("", text)
+    if len(text) > PROSE_HEAD + PROSE_TAIL:
+        text = text[:PROSE_HEAD] + "\n" + text[-PROSE_TAIL:]
+    return text
+
+
 def _field(obj: Any, name: str) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name)
@@ -399,7 +419,7 @@ def extract_signals(
                 ErrorSignal(f.status, f.body, src, _interpret(f.status, f.body, provider), None, True)
             )
 
-    norm = it.normalise(text)
+    norm = it.normalise(_prose(text))
     claims = it.find_claims(norm)
     evidence = tuple(
         it.ErrorEvidence(e.interpretation.rule, float(e.interpretation.confidence), attached=not e.in_prose)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 from quotadesk.errors import InputError
@@ -112,6 +112,7 @@ class _Ctx:
 
     now: datetime
     today: datetime  # 00:00 of received_at's day, in its timezone
+    since: bool = False  # the mention follows "since"/"from": it runs up to now
 
 
 Handler = Callable[["re.Match[str]", _Ctx], tuple[datetime, datetime | None] | None]
@@ -201,9 +202,9 @@ def _month_day(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] 
         if clock is None:
             return None
         at = datetime.combine(d, clock, tzinfo=_tz(m.group("tz"), ctx))
-        return at, (ctx.now if _since(m) else None)
+        return at, (ctx.now if ctx.since else None)
     whole = _whole_day(ctx, d)
-    return (whole[0], ctx.now) if whole and _since(m) else whole
+    return (whole[0], ctx.now) if whole and ctx.since else whole
 
 
 def _numeric_date(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
@@ -244,10 +245,6 @@ def _part_of_day(ctx: _Ctx, d: date, part: str) -> tuple[datetime, datetime]:
     return base + timedelta(hours=lo), base + timedelta(hours=hi)
 
 
-def _since(m: re.Match[str]) -> bool:
-    return bool(m.group("since"))
-
-
 def _relative_day(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
     word = m.group("rel").lower()
     today = ctx.now.date()
@@ -260,7 +257,7 @@ def _relative_day(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | Non
         start, end = _part_of_day(ctx, d, part)
     else:
         start, end = _day(ctx, d), _day(ctx, d) + timedelta(days=1)
-    if _since(m) or end > ctx.now:
+    if ctx.since or end > ctx.now:
         end = ctx.now
     return start, end
 
@@ -269,13 +266,13 @@ def _this_part(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] 
     start, end = _part_of_day(ctx, ctx.now.date(), m.group("part").lower())
     if start > ctx.now:
         return None
-    return start, (ctx.now if _since(m) or end > ctx.now else end)
+    return start, (ctx.now if ctx.since or end > ctx.now else end)
 
 
 def _last_night(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
     start = ctx.today - timedelta(hours=4)  # 20:00 the day before, through 06:00
     end = ctx.today + timedelta(hours=6)
-    return start, (ctx.now if _since(m) or end > ctx.now else end)
+    return start, (ctx.now if ctx.since or end > ctx.now else end)
 
 
 def _earlier_today(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
@@ -294,7 +291,7 @@ def _weekday(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | 
         start, end = _part_of_day(ctx, d, part)
     else:
         start, end = _day(ctx, d), _day(ctx, d) + timedelta(days=1)
-    return start, (ctx.now if _since(m) or end > ctx.now else end)
+    return start, (ctx.now if ctx.since or end > ctx.now else end)
 
 
 def _ago(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
@@ -307,7 +304,7 @@ def _ago(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None
     if unit == "day":
         return _whole_day(ctx, at.date())
     start = _day(ctx, at.date())
-    return start, (ctx.now if _since(m) else None)
+    return start, (ctx.now if ctx.since else None)
 
 
 def _past_span(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
@@ -326,18 +323,18 @@ def _calendar(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] |
         if which == "this":
             return _day(ctx, monday), ctx.now
         start = _day(ctx, monday - timedelta(days=7))
-        return start, (ctx.now if _since(m) else start + timedelta(days=7))
+        return start, (ctx.now if ctx.since else start + timedelta(days=7))
     if unit == "month":
         first = today.replace(day=1)
         if which == "this":
             return _day(ctx, first), ctx.now
         prev = (first - timedelta(days=1)).replace(day=1)
-        return _day(ctx, prev), (ctx.now if _since(m) else _day(ctx, first))
+        return _day(ctx, prev), (ctx.now if ctx.since else _day(ctx, first))
     # year
     jan1 = date(today.year, 1, 1)
     if which == "this":
         return _day(ctx, jan1), ctx.now
-    return _day(ctx, date(today.year - 1, 1, 1)), (ctx.now if _since(m) else _day(ctx, jan1))
+    return _day(ctx, date(today.year - 1, 1, 1)), (ctx.now if ctx.since else _day(ctx, jan1))
 
 
 def _month_name(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None] | None:
@@ -345,10 +342,13 @@ def _month_name(m: re.Match[str], ctx: _Ctx) -> tuple[datetime, datetime | None]
     year = ctx.now.year if month <= ctx.now.month else ctx.now.year - 1
     start = datetime(year, month, 1, tzinfo=ctx.now.tzinfo)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=ctx.now.tzinfo)
-    return start, (ctx.now if _since(m) or end > ctx.now else end)
+    return start, (ctx.now if ctx.since or end > ctx.now else end)
 
 
-_SINCE = r"(?P<since>\b(?:since|from|starting|desde|depuis|seit|dal|dalla|sejak)\s+)?"
+# "since …" is looked for just before a match rather than inside every pattern: a leading
+# optional group would stop the regex engine from skipping ahead to a possible first word.
+_SINCE = ""
+_SINCE_BEFORE = re.compile(r"(?i)\b(?:since|from|starting|desde|depuis|seit|dal|dalla|sejak)\s+$")
 _PART = r"(?P<part>morning|afternoon|evening|night|noon)"
 
 _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
@@ -421,18 +421,30 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
         ),
     )
 )
-_QUICK = re.compile(
-    r"\d|ago|yesterday|today|morning|afternoon|evening|night|week|month|year|since|ayer|ontem|gestern|ieri"
-    r"|kemarin|hoy|hoje|aujourd|heute|oggi|hari ini|uary|march|april|june|july|august|ber\b|" + _WEEKDAY_ALT,
-    re.I,
+# A ticket with no digit and none of these words has no time in it; checking a set of words is
+# much cheaper than running every rule over a long paste.
+_QUICK_WORDS = (
+    frozenset(
+        ["ago", "yesterday", "today", "tonight", "morning", "afternoon", "evening", "night", "overnight", "noon", "midnight", "week", "month", "year", "since", "ayer", "ontem", "gestern", "ieri", "kemarin", "hoy", "hoje", "aujourd", "heute", "oggi", "ini"]
+    )
+    | frozenset(_MONTHS)
+    | frozenset(_WEEKDAYS)
 )
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _may_have_times(text: str) -> bool:
+    if _DIGIT_RE.search(text):
+        return True
+    return not _QUICK_WORDS.isdisjoint(_WORD_RE.findall(text.lower()))
 
 
 def find_times(text: str, received_at: datetime) -> tuple[TimeMention, ...]:
     """Every time mention in ``text``, resolved against ``received_at``, in order of appearance."""
     if received_at.tzinfo is None or received_at.utcoffset() is None:
         raise InputError("must be timezone-aware", "received_at")
-    if not text or not _QUICK.search(text):
+    if not text or not _may_have_times(text):
         return ()
     ctx = _Ctx(received_at, datetime.combine(received_at.date(), time(0), tzinfo=received_at.tzinfo))
     found: list[tuple[int, int, datetime, datetime | None]] = []
@@ -440,12 +452,17 @@ def find_times(text: str, received_at: datetime) -> tuple[TimeMention, ...]:
         for m in rx.finditer(text):
             if m.end() - m.start() < 2:
                 continue
+            start = m.start()
+            before = _SINCE_BEFORE.search(text, max(0, start - 12), start)
+            if before:
+                start = before.start()
+            c = replace(ctx, since=bool(before))
             try:
-                resolved = handler(m, ctx)
+                resolved = handler(m, c)
             except (ValueError, OverflowError, KeyError):
                 resolved = None
             if resolved is not None:
-                found.append((m.start(), m.end(), resolved[0], resolved[1]))
+                found.append((start, m.end(), resolved[0], resolved[1]))
     found.sort(key=lambda f: (f[0], -(f[1] - f[0])))
     out: list[TimeMention] = []
     last_end = -1
