@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from quotadesk import settings
 from quotadesk.billing.pricing import PriceTable
 from quotadesk.triage import bundle as bundle_mod
 from quotadesk.triage.bundle import Bundle, StatusIncident
@@ -70,7 +71,12 @@ def _ticket_view(b: Bundle) -> TicketView:
     from quotadesk.triage.signals import extract_signals
 
     s = extract_signals(
-        b.ticket.subject, b.ticket.body, b.ticket.attachments, b.ticket.received_at, b.provider
+        b.ticket.subject,
+        b.ticket.body,
+        b.ticket.attachments,
+        b.ticket.received_at,
+        b.provider,
+        intent_model=settings.get("intent_model"),
     )
     errors = []
     for e in s.errors:

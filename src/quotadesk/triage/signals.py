@@ -362,12 +362,17 @@ def extract_signals(
 ) -> Signals:
     """Read a ticket into signals. ``attachments`` are ``bundle.Attachment`` records or dicts.
 
-    ``intent_model`` overrides the ``intent_model`` setting: ``"rules"`` (default) or
-    ``"embedding"`` (the rules, and the optional local model where the rules find nothing).
+    ``intent_model`` overrides the ``intent_model`` setting: ``"rules"``, ``"embedding"`` (the
+    rules, and the optional local model where the rules find nothing) or ``"auto"`` (the
+    default: the embedding path when its optional package is installed, else the rules).
     """
     model = settings.get("intent_model", intent_model)
-    if model not in ("rules", "embedding"):
-        raise InputError(f"must be 'rules' or 'embedding', got {model!r}", "intent_model")
+    if model not in ("rules", "embedding", "auto"):
+        raise InputError(f"must be 'rules', 'embedding' or 'auto', got {model!r}", "intent_model")
+    if model == "auto":
+        from quotadesk.triage.intent_embed import available
+
+        model = "embedding" if available() else "rules"
     if not isinstance(subject, str):
         raise InputError("must be a string", "ticket.subject")
     if not isinstance(body, str):
