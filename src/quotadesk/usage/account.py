@@ -15,17 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from quotadesk.billing.pricing import UnknownModelError
 from quotadesk.money import plain
 from quotadesk.usage.context import Context, day, money, pct, when
 from quotadesk.usage.findings import Evidence, Finding, RootCause, Window
-from quotadesk.usage.profile import at_day, at_hour, novel_usage, period_sums
+from quotadesk.usage.profile import at_hour, novel_usage, period_sums
 
 HISTORY_DAYS = 3
 """An IP, model or key first seen less than this long after the log starts is not 'new'."""
 CLUSTER_GAP = timedelta(hours=48)
 RARE_HOUR_SHARE = 0.02
+MIN_RUN_HOURS = 36
+MAX_RUN_CV = 0.6
 PREMIUM_PER_MTOK = 10.0
 """Without a price table, a model whose tokens average $10 per 1M or more is premium."""
 
@@ -238,7 +241,7 @@ def _premium(ctx: Context, model: str, unit_nanos_per_token: float) -> bool:
 
 def expensive_model(ctx: Context) -> list[Finding]:
     p = ctx.profile
-    c0, c1 = max(0, p.day_index(ctx.current.start)), min(p.n_days, p.day_index(ctx.as_of) + 1)
+    c0, c1 = ctx.days(ctx.current)
     if c1 <= c0:
         return []
     costs = {m: int(d.cost[c0:c1].sum()) for m, d in p.models.items()}
@@ -284,81 +287,119 @@ def expensive_model(ctx: Context) -> list[Finding]:
 
 
 def forgot_to_stop(ctx: Context) -> list[Finding]:
+    """A key left running: continuous, flat traffic through hours the account does not work.
+
+    Shape alone: a run of at least ``MIN_RUN_HOURS`` consecutive active hours with a flat
+    rate (a script, not people), starting after the log has some history, through hours
+    that before it held almost no traffic (nights, weekends). With ``stopped_at``: any
+    material usage after the time the customer says they stopped.
+    """
     import numpy as np
 
     p = ctx.profile
+    data = p.data
     out: list[Finding] = []
     end_h = min(p.n_hours, p.hour_index(ctx.as_of) + 1)
-    start_h = max(0, end_h - 14 * 24)
+    scope_h = max(0, p.hour_index(ctx.scope.start))
+    settled_h = p.hour_index(data.start + timedelta(days=HISTORY_DAYS)) if data.start else 0
     for key, series in p.by_key.items():
-        hours = series.requests[start_h:end_h]
-        if len(hours) < 72 or not hours.any():
-            continue
-        active = hours > 0
-        hod = np.array([(p.hour0 + start_h + i) % 24 for i in range(len(hours))])
-        dow = np.array([((p.hour0 + start_h + i) // 24 + 3) % 7 for i in range(len(hours))])
-        night = hod < 6
-        weekend = dow >= 5
-        day_rate = float(hours[~night & ~weekend].mean()) if (~night & ~weekend).any() else 0.0
-        night_rate = float(hours[night].mean()) if night.any() else 0.0
-        weekend_rate = float(hours[weekend].mean()) if weekend.any() else day_rate
-        flat = day_rate > 0 and night_rate >= 0.6 * day_rate and weekend_rate >= 0.6 * day_rate
-        coverage = float(active.mean())
+        req = series.requests[:end_h]
         after_stop = 0
         if ctx.stopped_at is not None:
-            sh = max(0, p.hour_index(ctx.stopped_at) + 1)
-            after_stop = int(series.cost[sh:end_h].sum())
-        if not (flat and coverage >= 0.9) and after_stop < ctx.min_impact_nanos:
+            after_stop = int(series.cost[max(0, p.hour_index(ctx.stopped_at) + 1) : end_h].sum())
+        best: tuple[int, int, int, float] | None = None  # (usual-idle cost, start, end, night share before)
+        for a, b in _runs(req > 0, scope_h):
+            if b - a < MIN_RUN_HOURS or a < settled_h:
+                continue
+            rate = req[a:b].astype(np.float64)
+            if rate.mean() <= 0 or rate.std() / rate.mean() > MAX_RUN_CV:
+                continue
+            before = p.total.requests[:a]
+            hod = np.arange(len(before)) % 24
+            profile = np.bincount(hod, weights=before, minlength=24)
+            hist = float(profile.sum())
+            idle = profile < RARE_HOUR_SHARE * hist if hist else np.ones(24, dtype=bool)
+            run_hod = (np.arange(a, b) + p.hour0) % 24
+            idle_cost = int(series.cost[a:b][idle[run_hod]].sum())
+            if not idle[run_hod].any() or idle_cost < ctx.min_impact_nanos:
+                continue
+            if best is None or idle_cost > best[0]:
+                best = (idle_cost, a, b, float(profile[idle].sum()) / hist if hist else 0.0)
+        if best is None and after_stop < ctx.min_impact_nanos:
             continue
-        off = night | weekend
-        off_cost = int(series.cost[start_h:end_h][off].sum())
-        impact = after_stop if after_stop >= ctx.min_impact_nanos else off_cost
-        if impact < ctx.min_impact_nanos:
-            continue
-        since_h = int(np.flatnonzero(series.requests > 0)[0]) if series.requests.any() else start_h
-        facts = [
-            Evidence(
-                f"Key {key} ran around the clock over the last {len(hours) // 24} days: active {pct(coverage, 1)} "
-                f"of hours, {night_rate:,.0f} requests an hour at night and {weekend_rate:,.0f} at weekends against "
-                f"{day_rate:,.0f} on weekday daytime.",
-                ctx.source,
-            ),
-            Evidence(f"Nights and weekends alone cost {money(off_cost)} in that time.", ctx.source),
-        ]
-        if ctx.stopped_at is not None and after_stop:
-            facts.insert(
-                0,
-                Evidence(
-                    f"Usage went on after {when(ctx.stopped_at)}, when the customer says it stopped: "
-                    f"{money(after_stop)} since.",
-                    "/ticket/body",
-                ),
-            )
-        confidence = 0.85 if after_stop >= ctx.min_impact_nanos else 0.5
         info = ctx.key(key)
+        facts: list[Evidence] = []
+        if ctx.stopped_at is not None and after_stop >= ctx.min_impact_nanos:
+            facts.append(
+                Evidence(
+                    f"Key {key} kept being used after {when(ctx.stopped_at)}, when the customer says they stopped: "
+                    f"{money(after_stop)} since then.",
+                    ctx.source,
+                )
+            )
+        if best is not None:
+            idle_cost, a, b, _ = best
+            rate = req[a:b].astype(np.float64)
+            start, stop = at_hour(p.hour0 + a), at_hour(p.hour0 + b)
+            facts.append(
+                Evidence(
+                    f"From {when(start)} to {when(stop)} key {key} ran without a break for {b - a} hours at a steady "
+                    f"{rate.mean():,.0f} requests an hour (varying by {rate.std() / rate.mean():.0%}), "
+                    f"costing {money(int(series.cost[a:b].sum()))}.",
+                    ctx.source,
+                )
+            )
+            facts.append(
+                Evidence(
+                    f"{money(idle_cost)} of it ran at hours when the account otherwise does not work.",
+                    ctx.source,
+                )
+            )
+            window = Window(start, stop)
+            impact = max(idle_cost, after_stop)
+        else:
+            first_after = p.hour_index(ctx.stopped_at) + 1 if ctx.stopped_at else 0
+            window = Window(at_hour(p.hour0 + max(0, first_after)), ctx.as_of)
+            impact = after_stop
+        confidence = 0.55 if best is not None else 0.0
+        if after_stop >= ctx.min_impact_nanos:
+            confidence = max(confidence, 0.8)
         if info is not None and info.environment in ("development", "ci"):
             confidence += 0.1
         out.append(
             Finding(
                 root_cause=RootCause.FORGOT_TO_STOP,
-                window=Window(at_hour(p.hour0 + since_h), ctx.as_of),
+                window=window,
                 impact_nanos=impact,
                 confidence=round(min(0.95, confidence), 2),
                 summary=(
-                    f"Key {key} kept running nights and weekends at a steady rate (since {day(at_day(p.day0 + since_h // 24))});"
-                    f" {money(impact)} of it ran when nobody was likely using it."
+                    f"Key {key} was left running from {when(window.start)}: steady traffic through hours nobody "
+                    f"works, {money(impact)} of it."
                 ),
                 evidence=tuple(facts),
                 figures={
                     "impact": plain(impact),
-                    "date": day(at_hour(p.hour0 + since_h)),
+                    "date": day(window.start),
                     "key_id": key,
-                    "night_requests_per_hour": f"{night_rate:.0f}",
-                    "weekend_requests_per_hour": f"{weekend_rate:.0f}",
-                    "day_requests_per_hour": f"{day_rate:.0f}",
-                    "off_hours_cost": plain(off_cost),
+                    "window_start": window.start.isoformat(),
+                    "window_end": window.end.isoformat(),
+                    "after_stop_cost": plain(after_stop),
                 },
                 key_ids=(key,),
             )
         )
     return out
+
+
+def _runs(active: Any, lo: int) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of active hours from ``lo`` on, bridging single idle hours."""
+    import numpy as np
+
+    hours = np.flatnonzero(active[lo:]) + lo
+    runs: list[tuple[int, int]] = []
+    for h in hours.tolist():
+        if runs and h - runs[-1][1] <= 1:
+            runs[-1] = (runs[-1][0], h + 1)
+        else:
+            runs.append((h, h + 1))
+    return runs

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from quotadesk.money import fmt
@@ -78,6 +78,12 @@ class Context:
     stopped_at: datetime | None
     min_impact_nanos: int
     source: str
+
+    def days(self, period: Period) -> tuple[int, int]:
+        """Profile day indexes ``[a, b)`` covering ``period`` up to ``as_of``."""
+        p = self.profile
+        last = min(self.as_of, period.end - timedelta(microseconds=1))
+        return max(0, p.day_index(period.start)), max(0, min(p.n_days, p.day_index(last) + 1))
 
     def key(self, key_id: str) -> KeyInfo | None:
         for k in self.keys:

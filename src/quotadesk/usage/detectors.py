@@ -307,7 +307,7 @@ def _detect(ctx: Context) -> tuple[list[Finding], list[str]]:
     found += _run(errors, "billing_discrepancy", lambda: account.discrepancy(ctx))
     if not any(f.root_cause in ANOMALIES for f in found):
         found += _run(errors, "expensive_model", lambda: account.expensive_model(ctx))
-        found += _run(errors, "forgot_to_stop", lambda: account.forgot_to_stop(ctx))
+    found += _run(errors, "forgot_to_stop", lambda: account.forgot_to_stop(ctx))
     in_scope = [f for f in found if f.window.end > ctx.scope.start]
     return list(rank(in_scope)), errors
 

@@ -43,13 +43,21 @@ _names = itertools.count()
 
 
 def _patch_duckdb() -> None:
+    """Give duckdb 2.x the method names ibis 12 calls, without its deprecation warnings."""
     import duckdb
 
-    conn_cls: Any = duckdb.DuckDBPyConnection
-    if not hasattr(conn_cls, "fetch_arrow_table") and hasattr(conn_cls, "to_arrow_table"):
-        conn_cls.fetch_arrow_table = conn_cls.to_arrow_table
-    if not hasattr(conn_cls, "fetch_record_batch") and hasattr(conn_cls, "to_arrow_reader"):
-        conn_cls.fetch_record_batch = conn_cls.to_arrow_reader
+    for cls in (duckdb.DuckDBPyConnection, duckdb.DuckDBPyRelation):
+        target: Any = cls
+        if getattr(target, "_quotadesk_patched", False) or not hasattr(target, "to_arrow_table"):
+            continue
+        target.fetch_arrow_table = target.to_arrow_table
+        if hasattr(target, "to_arrow_reader"):
+
+            def fetch_record_batch(self: Any, rows_per_batch: int = 1_000_000) -> Any:
+                return self.to_arrow_reader(rows_per_batch)
+
+            target.fetch_record_batch = fetch_record_batch
+        target._quotadesk_patched = True
 
 
 def connect() -> Any:

@@ -156,7 +156,7 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
     if step is None or step.ratio < SWAP_RATIO:
         return []
     volume = _volume_ratio(sig, step)
-    if not 0.5 <= volume <= 2.0:
+    if not 0.67 <= volume <= 1.5:
         return []
     lo = max(0, step.day - LOOKBACK_DAYS)
     tok_before = {m: float(d.tokens[lo : step.day].sum()) for m, d in p.models.items()}
@@ -169,6 +169,13 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
     to_model = max(pricier, key=lambda m: (delta[m], m))
     from_model = min(p.models, key=lambda m: (delta[m], m))
     if delta[to_model] <= 0.05:
+        return []
+    # A swap replaces: the cheaper model's own traffic fell. A pricier stream added beside
+    # unchanged traffic is new work (growth, a new key), not a swap.
+    old = p.models[from_model].requests
+    old_before = float(np.median(old[lo : step.day])) if step.day > lo else 0.0
+    old_after = float(np.median(old[step.day :]))
+    if from_model == to_model or old_after > 0.7 * old_before:
         return []
     # The day the new model took over: first day near the step where it had half its new share.
     share_to = _ratio(p.models[to_model].tokens.astype(np.float64), sig.tokens)
@@ -352,9 +359,8 @@ class Comparison:
 def compare(ctx: Context, sig: Signals) -> Comparison | None:
     import numpy as np
 
-    p = ctx.profile
-    a0, a1 = max(0, p.day_index(ctx.against.start)), min(p.n_days, p.day_index(ctx.against.end - _tick()) + 1)
-    c0, c1 = max(0, p.day_index(ctx.current.start)), min(p.n_days, p.day_index(ctx.as_of) + 1)
+    a0, a1 = ctx.days(ctx.against)
+    c0, c1 = ctx.days(ctx.current)
     if a1 <= a0 or c1 <= c0:
         return None
     # Only days when the account existed count for the earlier stretch.
@@ -385,12 +391,6 @@ def compare(ctx: Context, sig: Signals) -> Comparison | None:
     )
 
 
-def _tick() -> Any:
-    from datetime import timedelta
-
-    return timedelta(microseconds=1)
-
-
 def traffic_growth(ctx: Context, sig: Signals, cmp: Comparison | None) -> list[Finding]:
     """Volume up with the same tokens per request and mix: real growth (the fallback cause)."""
     import numpy as np
@@ -408,8 +408,7 @@ def traffic_growth(ctx: Context, sig: Signals, cmp: Comparison | None) -> list[F
         return []
     if impact < ctx.min_impact_nanos:
         return []
-    p = ctx.profile
-    c0, c1 = max(0, p.day_index(ctx.current.start)), min(p.n_days, p.day_index(ctx.as_of) + 1)
+    c0, c1 = ctx.days(ctx.current)
     daily_extra = sig.total.cost[c0:c1] - cmp.cost_before / cmp.days_before
     if daily_extra.max(initial=0) > 0.5 * impact and cmp.days_now > 3:
         return []  # one day carries the increase: a burst, not growth
@@ -461,8 +460,8 @@ def dev_key(ctx: Context, cmp: Comparison | None) -> list[Finding]:
         return []
     account_extra = cmp.extra_nanos
     p = ctx.profile
-    c0, c1 = max(0, p.day_index(ctx.current.start)), min(p.n_days, p.day_index(ctx.as_of) + 1)
-    a0, a1 = max(0, p.day_index(ctx.against.start)), min(p.n_days, p.day_index(ctx.against.end - _tick()) + 1)
+    c0, c1 = ctx.days(ctx.current)
+    a0, a1 = ctx.days(ctx.against)
     prod = [k.id for k in ctx.keys if k.environment == "production" and k.id in p.by_key]
     out: list[Finding] = []
     for info in ctx.keys:
