@@ -261,7 +261,8 @@ def recommendations(case: Case, dx: Diagnosis) -> list[str]:
     f = case.facts
     u = case.usage
     avg = u.avg_daily_30d if u is not None else None
-    if avg and avg > 0:
+    prepaid = f is None or f.prepaid
+    if avg and avg > 0 and prepaid:
         out.append(
             f"Set the auto-recharge threshold to at least {_ceil_dollars(2 * avg)} USD: 2 x the average daily "
             f"spend of the last 30 days ({plain(avg)} USD/day), so a recharge lands before the balance runs out."
@@ -353,7 +354,8 @@ def escalation(case: Case, dx: Diagnosis) -> dict[str, Any] | None:
     summary = (
         f"{dx.incident.replace('_', ' ')} / {dx.root_cause.replace('_', ' ')} for "
         f"{account_id or 'an unidentified account'} (ticket {case.bundle.ticket.id}). "
-        + " ".join(fact for fact, _ in dx.evidence[:4])
+        + "; ".join(fact.rstrip(".") for fact, _ in dx.evidence[:4])
+        + "."
     )
     return {
         "team": team,

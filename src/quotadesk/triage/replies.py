@@ -183,11 +183,17 @@ def _high_bill_reply(dx: Diagnosis) -> list[str]:
     since = _g(dx, "since")
     impact = _usd(_g(dx, "impact"))
     lead = "I looked at your usage in detail."
+    if dx.figures.get("usage_total") and dx.figures.get("previous_total"):
+        lead += (
+            f" Your usage came to {_usd(dx.figures['usage_total'])} for {dx.figures.get('period', 'this period')},"
+            f" against {_usd(dx.figures['previous_total'])} for {dx.figures.get('previous_period', 'the period before')}."
+        )
     if r == "retry_storm":
         return [
-            f"{lead} Starting {since}, your application retried failing requests in rapid bursts without "
-            f"backoff: identical requests were sent again and again. These retries account for about "
-            f"{impact} of the increase.",
+            f"{lead} On {_g(dx, 'date') or since}, your application retried failing requests in rapid bursts "
+            f"without backoff: {_g(dx, 'requests', 'thousands of')} requests in a short window, "
+            f"{_g(dx, 'failed_requests', 'most')} of them failing, the same request bodies sent again and again. "
+            f"These retries account for about {impact} of the increase.",
             "Adding exponential backoff with jitter and a cap on retries will stop this. If you believe "
             "some of these charges should be reviewed, tell us and we'll pass it to the billing team.",
         ]
@@ -200,10 +206,12 @@ def _high_bill_reply(dx: Diagnosis) -> list[str]:
             "runaway process from running up the bill again.",
         ]
     if r == "model_swap":
-        model = _g(dx, "new_model") or _g(dx, "model", "a more expensive model")
+        model = _g(dx, "to_model") or _g(dx, "new_model") or "a more expensive model"
+        before = _g(dx, "from_model")
+        was = f"than {before}, used before" if before else "than the model used before"
         return [
-            f"{lead} From {since} your requests moved to {model}, which costs more per token than the model "
-            f"used before, while the number of requests stayed about the same. That switch accounts for about "
+            f"{lead} From {_g(dx, 'change_date') or since} your requests moved to {model}, which costs more per "
+            f"token {was}, while the number of requests stayed about the same. That switch accounts for about "
             f"{impact} of the increase.",
             "If the change was not intended, check the model name in your deployment configuration.",
         ]
@@ -251,7 +259,10 @@ def _refund_reply(dx: Diagnosis) -> list[str]:
     if r == "account_compromise":
         return [
             f"I'm sorry to hear this. Your usage shows activity inconsistent with your history starting "
-            f"{since}: new IP addresses and models your account had not used before.",
+            f"{_g(dx, 'date') or since}: requests from {_g(dx, 'new_ips', 'several')} IP addresses your account "
+            f"had not used before"
+            + (f", calling models it had never used ({_g(dx, 'new_models')})" if _g(dx, "new_models") else "")
+            + f", about {_usd(_g(dx, 'impact'))} in all.",
             "Please rotate (revoke and recreate) your API keys now, check where they are stored, and review "
             "your organization's members. I've escalated this to our security team and passed the charges "
             "to our billing team, who review credit requests.",
