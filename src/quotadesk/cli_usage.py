@@ -1,0 +1,360 @@
+"""``quotadesk usage …``: import provider exports into the usage log, explain a bill.
+
+Registered by ``cli.py`` (``app.add_typer(usage_app, name="usage")``). Thin: each command
+calls the library (``quotadesk.usage.importers``, ``.log``, ``.explanation``) and prints a
+readable view or ``--json``. A ``QuotadeskError`` becomes ``error: <where>: <message>`` on
+stderr and exit 2, with the log unchanged: every file is read and checked before anything
+is written. Heavy imports (pyarrow, Ibis, DuckDB) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from quotadesk.errors import InputError, QuotadeskError
+
+if TYPE_CHECKING:
+    from quotadesk.billing.pricing import PriceTable
+    from quotadesk.usage.importers.batch import ImportBatch
+    from quotadesk.usage.records import UsageData
+
+T = TypeVar("T")
+
+usage_app = typer.Typer(
+    name="usage",
+    help="The usage log: import provider exports, explain a bill.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+UsageDirOption = Annotated[
+    str | None,
+    typer.Option(
+        "--usage-dir", help="Folder of the usage log (default: setting 'usage_dir', env QUOTADESK_USAGE_DIR)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PricesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        help="JSON file of prices per 1M tokens ({model: {input_per_mtok, …}}) over the built-in table.",
+    ),
+]
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    from quotadesk.money import MoneyError
+
+    try:
+        return fn()
+    except (QuotadeskError, MoneyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _prices(path: Path | None) -> PriceTable | None:
+    from quotadesk.billing.pricing import PriceTable
+    from quotadesk.money import MoneyError
+
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read prices from {path}: {exc}", "--prices") from exc
+    if not isinstance(data, dict):
+        raise InputError("expected an object of models", "--prices")
+    try:
+        return PriceTable.from_mapping(data, datetime.now(UTC).date())
+    except (MoneyError, ValueError) as exc:
+        raise InputError(str(exc), "--prices") from exc
+
+
+def _read(fmt: str, files: list[Path], prices: PriceTable | None, *, show_progress: bool) -> ImportBatch:
+    """Read every file (all of them, before anything is written), with a progress bar on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from quotadesk.usage.importers import read_files
+
+    console = Console(stderr=True)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not show_progress or not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task(f"reading {fmt}", total=len(files))
+
+        def done(path: Path) -> None:
+            progress.update(task, advance=1, description=f"read {path.name}")
+
+        return read_files(fmt, files, prices, on_file=done)
+
+
+def _check_files(files: list[Path]) -> None:
+    if not files:
+        raise InputError("give at least one file", "FILE")
+    for f in files:
+        if not f.is_file():
+            raise InputError("file not found", str(f))
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+
+@usage_app.command("import")
+def import_command(
+    fmt: Annotated[
+        str,
+        typer.Argument(
+            metavar="FORMAT",
+            help="openai-usage, openai-costs, anthropic-usage, anthropic-cost, litellm or contract (csv/jsonl/parquet).",
+        ),
+    ],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE…", help="Export files to import.")],
+    org: Annotated[str, typer.Option("--org", help="Organization the usage belongs to.")] = "default",
+    usage_dir: UsageDirOption = None,
+    prices: PricesOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Import provider exports into the usage log (idempotent: importing a file twice adds nothing)."""
+
+    def run() -> dict[str, Any]:
+        from quotadesk.usage.importers import kind, resolve_format
+        from quotadesk.usage.log import UsageLog, check_org
+
+        name = resolve_format(fmt)
+        check_org(org)
+        _check_files(files)
+        batch = _read(name, files, _prices(prices), show_progress=not json_out)
+        log = UsageLog.open(usage_dir)
+        dataset = kind(name)
+        table = batch.usage if dataset == "usage" else batch.costs
+        result = log.append(org, table, dataset=dataset)
+        out: dict[str, Any] = {
+            "org": org,
+            "format": name,
+            "kind": dataset,
+            "files": list(batch.files),
+            "rows_read": batch.rows_read,
+            "rows_added": result.added,
+            "duplicates_skipped": result.duplicates,
+            "empty_skipped": batch.empty,
+            "unknown_models": [u.to_json() for u in batch.unknown],
+            "months": list(result.months),
+            "usage_dir": str(log.root),
+            "notes": list(batch.notes),
+        }
+        if dataset == "costs":
+            out["reconciliation"] = _reconciliation(log, org, table)
+        return out
+
+    out = _guard(run)
+    if json_out:
+        _print_json(out)
+        return
+    lines = [
+        f"{out['format']} → org {out['org']} ({out['usage_dir']})",
+        f"  {out['rows_read']} rows read, {out['rows_added']} added, "
+        f"{out['duplicates_skipped']} skipped as duplicates, {out['empty_skipped']} empty",
+    ]
+    if out["unknown_models"]:
+        lines.append("  not imported (model has no price and the export gives no cost):")
+        for u in out["unknown_models"]:
+            lines.append(
+                f"    {u['model']}: {u['rows']} rows, {u['requests']} requests (first at {u['first']})"
+            )
+    for r in out.get("reconciliation", []):
+        lines.append(
+            f"  {r['source']} {r['start'][:10]}..{r['end'][:10]}: reported ${r['reported']}, "
+            f"usage log ${r['usage']}, difference ${r['difference']}"
+        )
+    for note in out["notes"]:
+        lines.append(f"  note: {note}")
+    typer.echo("\n".join(lines))
+
+
+def _reconciliation(log: Any, org: str, costs: Any) -> list[dict[str, str]]:
+    from quotadesk.usage.explanation import usd
+    from quotadesk.usage.reconcile import reconcile
+
+    if costs.num_rows == 0:
+        return []
+    ts = costs.column("ts").to_pylist()
+    ends = costs.column("end").to_pylist()
+    return [
+        {
+            "source": r.source,
+            "start": r.start.isoformat(),
+            "end": r.end.isoformat(),
+            "reported": usd(r.reported_nanos),
+            "usage": usd(r.usage_nanos),
+            "difference": usd(r.difference_nanos),
+        }
+        for r in reconcile(log, org, start=min(ts), end=max(ends))
+    ]
+
+
+# --- explain ----------------------------------------------------------------------------------------
+
+
+@usage_app.command("explain")
+def explain_command(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            metavar="[FILE…]", help="Usage files to explain instead of the stored log (no books needed)."
+        ),
+    ] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="Month to explain (2026-10) or days (2026-10-01..2026-10-15).")
+    ] = "",
+    against: Annotated[
+        str | None, typer.Option("--against", help="Period to compare with (default: the month before).")
+    ] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Organization in the stored usage log.")] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="Format of FILE… (an import format; default contract: csv/jsonl/parquet)."
+        ),
+    ] = "contract",
+    usage_dir: UsageDirOption = None,
+    prices: PricesOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Explain as of this time (RFC 3339; default: end of the period, or now)."
+        ),
+    ] = None,
+    min_impact: Annotated[
+        str | None,
+        typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 1.00)."),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Explain a period's spend against another: totals, the exact decomposition, findings, daily chart."""
+
+    def run() -> tuple[dict[str, Any], list[str]]:
+        from quotadesk.money import nanos
+        from quotadesk.usage.explanation import as_of_for, default_against, explain, to_json
+        from quotadesk.usage.periods import Period
+
+        if not period:
+            raise InputError("give the period to explain, e.g. --period 2026-10", "--period")
+        p = Period.parse(period)
+        a = Period.parse(against) if against else default_against(p)
+        when = as_of_for(p, _parse_time(as_of) if as_of else datetime.now(UTC))
+        floor = None if min_impact is None else nanos(min_impact, "--min-impact", allow_negative=False)
+        extra: dict[str, Any] = {}
+        notes: list[str] = []
+        keys: list[Any] = []
+        invoices: list[dict[str, Any]] = []
+        if files:
+            if org:
+                raise InputError("give FILE… or --org, not both", "--org")
+            data, extra, notes = _from_files(fmt, files, _prices(prices))
+        else:
+            if not org:
+                raise InputError("give --org ORG (the stored log) or usage files", "--org")
+            data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a)
+        result = explain(data, p, a, as_of=when, keys=keys, invoices=invoices, min_impact_nanos=floor)
+        out = to_json(result)
+        out.update(extra)
+        out["notes"] = notes
+        return out, _lines(result, notes)
+
+    out, lines = _guard(run)
+    if json_out:
+        _print_json(out)
+    else:
+        typer.echo("\n".join(lines))
+
+
+def _lines(result: Any, notes: list[str]) -> list[str]:
+    from quotadesk.usage.explanation import render_lines
+
+    return render_lines(result, notes=notes)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"not an RFC 3339 time: {text!r}", "--as-of") from exc
+    if value.tzinfo is None:
+        raise InputError(f"give a timezone, e.g. {text}Z", "--as-of")
+    return value.astimezone(UTC)
+
+
+def _from_files(
+    fmt: str, files: list[Path], prices: PriceTable | None
+) -> tuple[UsageData, dict[str, Any], list[str]]:
+    from quotadesk.usage.importers import kind, resolve_format
+    from quotadesk.usage.log import from_arrow
+
+    name = resolve_format(fmt)
+    if kind(name) != "usage":
+        raise InputError(
+            f"{name} is a cost report; explain needs usage (import it beside the usage instead)", "--format"
+        )
+    _check_files(files)
+    batch = _read(name, files, prices, show_progress=False)
+    data = from_arrow(batch.usage, source=", ".join(str(f) for f in files), prices=prices)
+    extra = {
+        "files": list(batch.files),
+        "rows_read": batch.rows_read,
+        "unknown_models": [u.to_json() for u in batch.unknown],
+    }
+    notes = list(batch.notes)
+    notes += [f"{u.model or '(none)'}: {u.rows} rows not costed (no price)" for u in batch.unknown]
+    return data, extra, notes
+
+
+def _from_log(
+    org: str, usage_dir: str | None, prices: PriceTable | None, period: Any, against: Any
+) -> tuple[UsageData, list[Any], list[dict[str, Any]], dict[str, Any]]:
+    from quotadesk.usage.log import UsageLog, check_org
+    from quotadesk.usage.reconcile import as_invoices, reconcile
+
+    check_org(org)
+    log = UsageLog.open(usage_dir)
+    if not log.months(org):
+        raise InputError(f"no usage for org {org!r} in {log.root}", "--org")
+    data = log.load(org, prices=prices)
+    recs = [r for p in (against, period) for r in reconcile(log, org, start=p.start, end=p.end)]
+    from quotadesk.usage.explanation import usd
+
+    extra = {
+        "org": org,
+        "reconciliation": [
+            {
+                "source": r.source,
+                "start": r.start.isoformat(),
+                "end": r.end.isoformat(),
+                "reported": usd(r.reported_nanos),
+                "usage": usd(r.usage_nanos),
+                "difference": usd(r.difference_nanos),
+            }
+            for r in recs
+        ],
+    }
+    return data, log.keys(org), as_invoices(recs), extra

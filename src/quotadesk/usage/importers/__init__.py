@@ -1,0 +1,97 @@
+"""Importers of real usage and cost exports into the usage log, one module per format.
+
+=================  ========  =====================================================
+format             kind      reads
+=================  ========  =====================================================
+``openai-usage``   usage     OpenAI Usage API completions pages (``openai_usage``)
+``openai-costs``   costs     OpenAI Costs API pages (``openai_costs``)
+``anthropic-usage`` usage    Anthropic usage report (``anthropic_usage``)
+``anthropic-cost`` costs     Anthropic cost report, amounts in cents (``anthropic_cost``)
+``litellm``        usage     LiteLLM ``LiteLLM_SpendLogs`` rows, CSV or JSON (``litellm``)
+``contract``       usage     the contract's CSV / JSON Lines / Parquet (``contract``)
+=================  ========  =====================================================
+
+``read_files(fmt, paths)`` reads every file completely before anything is written, so a
+bad row in the third file leaves the log unchanged. Each module has ``SOURCE``, ``KIND``
+and ``read_file(path, rows, costs)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+
+from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
+from quotadesk.errors import InputError
+from quotadesk.usage.importers.batch import CostBuilder, ImportBatch, RowBuilder
+
+FORMATS: dict[str, str] = {
+    "openai-usage": "openai_usage",
+    "openai-costs": "openai_costs",
+    "anthropic-usage": "anthropic_usage",
+    "anthropic-cost": "anthropic_cost",
+    "litellm": "litellm",
+    "contract": "contract",
+}
+ALIASES = {
+    "openai": "openai-usage",
+    "openai-cost": "openai-costs",
+    "anthropic": "anthropic-usage",
+    "anthropic-costs": "anthropic-cost",
+    "litellm-spendlogs": "litellm",
+    "csv": "contract",
+    "jsonl": "contract",
+    "parquet": "contract",
+}
+
+
+def resolve_format(name: str) -> str:
+    """The canonical format name; an unknown one is an InputError listing the known ones."""
+    key = name.strip().lower().replace("_", "-")
+    key = ALIASES.get(key, key)
+    if key not in FORMATS:
+        raise InputError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}", "FORMAT")
+    return key
+
+
+def module(fmt: str) -> ModuleType:
+    return importlib.import_module(f"quotadesk.usage.importers.{FORMATS[resolve_format(fmt)]}")
+
+
+def kind(fmt: str) -> str:
+    """``usage`` or ``costs``."""
+    return str(module(fmt).KIND)
+
+
+def read_files(
+    fmt: str,
+    paths: Sequence[Path],
+    prices: PriceTable | None = None,
+    *,
+    on_file: Callable[[Path], None] | None = None,
+) -> ImportBatch:
+    """Read ``paths`` in format ``fmt`` into one batch (nothing is written here).
+
+    Raises ``UsageFileError`` naming the file, line and field of the first bad value.
+    ``on_file`` is called after each file (progress).
+    """
+    name = resolve_format(fmt)
+    mod = module(name)
+    rows = RowBuilder(mod.SOURCE, DEFAULT_TABLE if prices is None else prices)
+    costs = CostBuilder(mod.SOURCE)
+    for path in paths:
+        mod.read_file(Path(path), rows, costs)
+        if on_file is not None:
+            on_file(Path(path))
+    return ImportBatch(
+        fmt=name,
+        files=tuple(str(p) for p in paths),
+        usage=rows.table(),
+        costs=costs.table(),
+        rows_read=rows.read,
+        unknown=rows.unknown,
+        empty=rows.empty,
+        notes=tuple(rows.notes),
+    )

@@ -1,0 +1,72 @@
+"""Anthropic Admin API cost report: ``GET /v1/organizations/cost_report``, daily buckets.
+
+``{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more", "next_page"}``;
+each result has ``amount`` — a decimal string in the currency's LOWEST unit, so
+``"123.45"`` USD is 123.45 cents, $1.2345 — ``currency`` (``USD``), ``cost_type``
+(tokens, web_search, code_execution, …), ``description``, ``model``, ``token_type``,
+``service_tier``, ``context_window``, ``inference_geo`` and ``workspace_id`` (most null
+unless grouped by description).
+
+Cents are exact decimals: cents / 100 is dollars exactly; fractional cents finer than a
+nano-dollar (more than 7 decimals) are rounded half-even. Only USD is accepted. These
+figures go to the log's costs dataset for reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+
+from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
+from quotadesk.usage.importers.fields import buckets, decimal, nanos_rounded, pages, present, text, timestamp
+
+SOURCE = "anthropic-cost"
+KIND = "costs"
+CENTS_PER_DOLLAR = Decimal(100)
+GROUP_KEYS = (
+    "workspace_id",
+    "description",
+    "cost_type",
+    "model",
+    "token_type",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+)
+
+
+def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
+    for ploc, page in pages(path):
+        if page.get("has_more") is True:
+            rows.note(
+                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
+            )
+        for bloc, bucket, results in buckets(ploc, page):
+            start = timestamp(bucket.get("starting_at"), bloc.at("starting_at"))
+            end = timestamp(bucket.get("ending_at"), bloc.at("ending_at"))
+            if end <= start:
+                raise bloc.at("ending_at").error("not after starting_at")
+            for i, res in enumerate(results):
+                rows.read += 1
+                loc = bloc.at("results").at(i)
+                if not isinstance(res, Mapping):
+                    raise loc.error("expected a result object")
+                if not present(res.get("amount")):
+                    raise loc.at("amount").error("missing")
+                cents = decimal(res.get("amount"), loc.at("amount"))
+                currency = text(res, "currency", loc) or "USD"
+                if currency.upper() != "USD":
+                    raise loc.at("currency").error(f"only USD is supported, got {currency!r}")
+                project = text(res, "workspace_id", loc)
+                costs.add(
+                    ts=start,
+                    end=end,
+                    amount_nanos=nanos_rounded(cents / CENTS_PER_DOLLAR),
+                    id_parts=(start.isoformat(), end.isoformat(), *(text(res, k, loc) for k in GROUP_KEYS)),
+                    project=project,
+                    line_item=text(res, "description", loc),
+                    model=text(res, "model", loc),
+                    cost_type=text(res, "cost_type", loc),
+                    token_type=text(res, "token_type", loc),
+                )

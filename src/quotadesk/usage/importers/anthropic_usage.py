@@ -1,0 +1,127 @@
+"""Anthropic Admin API usage report: ``GET /v1/organizations/usage_report/messages``.
+
+``{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more", "next_page"}``
+with RFC 3339 bucket bounds. Each result has ``uncached_input_tokens``,
+``cache_read_input_tokens``, the cache writes split by lifetime, ``output_tokens``,
+``server_tool_use.web_search_requests`` and the group keys (``api_key_id,
+workspace_id, model, service_tier, context_window, inference_geo``, …).
+
+Cache writes come under two spellings and both are read: the official nesting
+``cache_creation.ephemeral_5m_input_tokens`` / ``.ephemeral_1h_input_tokens`` and the
+flattened ``cache_creation_5m_input_tokens`` / ``cache_creation_1h_input_tokens``. When a
+result has both and they disagree, it is refused rather than guessed.
+
+The report has no request count: each bucket × group counts as one request unless the
+result carries one (``request_count``/``requests``, as newer analytics rows do). Web
+searches are not costed here (the price table has no per-search price); the cost report
+has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from quotadesk.usage.importers.batch import CostBuilder, RowBuilder, derived_id
+from quotadesk.usage.importers.fields import Loc, as_int, buckets, integer, pages, present, text, timestamp
+
+SOURCE = "anthropic-usage"
+KIND = "usage"
+GROUP_KEYS = (
+    "api_key_id",
+    "workspace_id",
+    "model",
+    "service_tier",
+    "context_window",
+    "inference_geo",
+    "speed",
+    "account_id",
+    "service_account_id",
+)
+
+
+def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
+    searches = 0
+    counted = True
+    for ploc, page in pages(path):
+        if page.get("has_more") is True:
+            rows.note(
+                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
+            )
+        for bloc, bucket, results in buckets(ploc, page):
+            start = timestamp(bucket.get("starting_at"), bloc.at("starting_at"))
+            end = timestamp(bucket.get("ending_at"), bloc.at("ending_at"))
+            if end <= start:
+                raise bloc.at("ending_at").error("not after starting_at")
+            for i, res in enumerate(results):
+                rows.read += 1
+                loc = bloc.at("results").at(i)
+                if not isinstance(res, Mapping):
+                    raise loc.error("expected a result object")
+                found, has_count = _result(loc, res, start, end, rows)
+                searches += found
+                counted = counted and has_count
+    if not counted:
+        rows.note("the usage report has no request counts: each bucket row counts as one request")
+    if searches:
+        rows.note(f"{searches} web searches not costed (no per-search price); the cost report includes them")
+    rows.note(
+        "bucketed export: no statuses, request bodies or IPs, so retry storms and compromise cannot be seen"
+    )
+
+
+def _result(loc: Loc, res: Mapping[str, Any], start: Any, end: Any, rows: RowBuilder) -> tuple[int, bool]:
+    uncached = integer(res, "uncached_input_tokens", loc)
+    cache_read = integer(res, "cache_read_input_tokens", loc)
+    output = integer(res, "output_tokens", loc)
+    write_5m = _cache_write(res, loc, "5m")
+    write_1h = _cache_write(res, loc, "1h")
+    tool = res.get("server_tool_use")
+    searches = (
+        integer(tool, "web_search_requests", loc.at("server_tool_use")) if isinstance(tool, Mapping) else 0
+    )
+    count_name = next((n for n in ("request_count", "requests", "num_requests") if present(res.get(n))), None)
+    requests = integer(res, count_name, loc) if count_name else 1
+    if uncached == cache_read == output == write_5m == write_1h == 0 and (
+        requests == 0 or count_name is None
+    ):
+        rows.empty += 1
+        return searches, count_name is not None
+    if requests == 0:
+        raise loc.at(str(count_name)).error("0 requests but tokens were used")
+    rows.add(
+        loc,
+        ts=start,
+        request_id=derived_id(
+            SOURCE,
+            start.isoformat(),
+            end.isoformat(),
+            *("" if res.get(k) is None else str(res.get(k)) for k in GROUP_KEYS),
+        ),
+        key_id=text(res, "api_key_id", loc),
+        model=text(res, "model", loc),
+        input_tokens=uncached,
+        output_tokens=output,
+        cached_tokens=cache_read,
+        requests=requests,
+        write_5m=write_5m,
+        write_1h=write_1h,
+    )
+    return searches, count_name is not None
+
+
+def _cache_write(res: Mapping[str, Any], loc: Loc, ttl: str) -> int:
+    nested_obj = res.get("cache_creation")
+    nested: int | None = None
+    if isinstance(nested_obj, Mapping) and present(nested_obj.get(f"ephemeral_{ttl}_input_tokens")):
+        nested = integer(nested_obj, f"ephemeral_{ttl}_input_tokens", loc.at("cache_creation"))
+    elif nested_obj is not None and not isinstance(nested_obj, Mapping):
+        raise loc.at("cache_creation").error("expected an object")
+    flat_name = f"cache_creation_{ttl}_input_tokens"
+    flat = as_int(res.get(flat_name), loc.at(flat_name)) if present(res.get(flat_name)) else None
+    if nested is not None and flat is not None and nested != flat:
+        raise loc.at(flat_name).error(
+            f"disagrees with cache_creation.ephemeral_{ttl}_input_tokens ({flat} != {nested})"
+        )
+    return nested if nested is not None else (flat or 0)

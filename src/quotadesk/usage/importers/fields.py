@@ -1,0 +1,304 @@
+"""Reading export documents field by field, so every refusal names the file, line and field.
+
+Provider exports are JSON documents (one page, an array of pages, or JSON Lines with one
+page per line) or rows (CSV, JSON Lines, JSON arrays). JSON is parsed with
+``parse_float=Decimal``: a number such as ``0.13080000000000003`` becomes that exact
+decimal, never a binary float, so money read from it is what the document says.
+
+A location (``Loc``) travels with each value: ``costs.json data[0].results[3].amount`` or
+``spend.csv line 57 spend``. Errors are ``UsageFileError(message, field=location)``, which
+the CLI prints as ``error: <location>: <message>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from quotadesk.errors import UsageFileError
+from quotadesk.money import NANOS_PER_DOLLAR
+
+_INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_DECIMAL_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
+_HAS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_HAS_OFFSET = re.compile(r"([Zz]|[+-]\d{2}(:?\d{2})?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where a value sits: the file as the user named it, a line (if line-based) and a path inside."""
+
+    file: str
+    line: int | None = None
+    path: str = ""
+
+    def at(self, key: str | int) -> Loc:
+        step = f"[{key}]" if isinstance(key, int) else (f".{key}" if self.path else key)
+        return Loc(self.file, self.line, self.path + step)
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file} line {self.line}"
+        return f"{where} {self.path}" if self.path else where
+
+    def error(self, message: str) -> UsageFileError:
+        return UsageFileError(message, str(self))
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+
+def load_json(path: Path) -> Any:
+    """A whole JSON file with decimals kept exact; a clear error if it is not JSON."""
+    loc = Loc(str(path))
+    raw = read_bytes(path)
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        raise loc.error("not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise Loc(str(path), exc.lineno).error(f"not JSON ({exc.msg}, column {exc.colno})") from exc
+
+
+def read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise Loc(str(path)).error("file not found")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise Loc(str(path)).error(f"cannot read: {exc.strerror}") from exc
+
+
+def json_lines(path: Path) -> Iterator[tuple[Loc, Any]]:
+    """Each non-blank line of a JSON Lines file, parsed, with its line number."""
+    raw = read_bytes(path)
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        loc = Loc(str(path), number)
+        try:
+            yield loc, json.loads(line, parse_float=Decimal)
+        except UnicodeDecodeError as exc:
+            raise loc.error("not UTF-8 text") from exc
+        except json.JSONDecodeError as exc:
+            raise loc.error(f"not JSON ({exc.msg}, column {exc.colno})") from exc
+
+
+def pages(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
+    """The pages of a paginated API export: one page, a JSON array of pages, or one page per line.
+
+    A page is an object with a ``data`` list of buckets (``{"object": "page", "data": […]}``).
+    """
+    raw = read_bytes(path)
+    head = raw.lstrip()[:1]
+    if head == b"[":
+        doc = load_json(path)
+        for i, page in enumerate(doc):
+            loc = Loc(str(path), None, f"[{i}]")
+            yield loc, _page(loc, page)
+        return
+    try:
+        doc = json.loads(raw, parse_float=Decimal)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        for loc, page in json_lines(path):
+            yield loc, _page(loc, page)
+        return
+    yield Loc(str(path)), _page(Loc(str(path)), doc)
+
+
+def _page(loc: Loc, page: Any) -> Mapping[str, Any]:
+    if not isinstance(page, Mapping):
+        raise loc.error(f"expected a page object with a 'data' list, got {_kind(page)}")
+    if not isinstance(page.get("data"), list):
+        raise loc.at("data").error("missing: expected a list of buckets")
+    return page
+
+
+def records(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
+    """Row objects from a JSON array, a ``{"data": [...]}`` object, or JSON Lines."""
+    raw = read_bytes(path)
+    head = raw.lstrip()[:1]
+    if head in (b"[", b"{"):
+        try:
+            doc = json.loads(raw, parse_float=Decimal)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            doc = None  # JSON Lines start with "{" too
+        if doc is not None:
+            if isinstance(doc, Mapping):
+                rows = doc.get("data", doc.get("rows"))
+                base = Loc(str(path), None, "data" if "data" in doc else "rows")
+                if not isinstance(rows, list):
+                    yield Loc(str(path)), doc
+                    return
+            elif isinstance(doc, list):
+                rows, base = doc, Loc(str(path))
+            else:
+                raise Loc(str(path)).error(f"expected rows, got {_kind(doc)}")
+            for i, row in enumerate(rows):
+                loc = base.at(i)
+                if not isinstance(row, Mapping):
+                    raise loc.error(f"expected an object, got {_kind(row)}")
+                yield loc, row
+            return
+    for loc, row in json_lines(path):
+        if not isinstance(row, Mapping):
+            raise loc.error(f"expected an object, got {_kind(row)}")
+        yield loc, row
+
+
+def buckets(loc: Loc, page: Mapping[str, Any]) -> Iterator[tuple[Loc, Mapping[str, Any], list[Any]]]:
+    """(location, bucket, results) for each bucket of a page."""
+    for i, bucket in enumerate(page["data"]):
+        bloc = loc.at("data").at(i)
+        if not isinstance(bucket, Mapping):
+            raise bloc.error(f"expected a bucket object, got {_kind(bucket)}")
+        results = bucket.get("results")
+        if not isinstance(results, list):
+            raise bloc.at("results").error("missing: expected a list of results")
+        yield bloc, bucket, results
+
+
+# --- typed fields ---------------------------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"text ({value[:40]!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def text(obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False) -> str:
+    """A string field ("" when absent and optional); numbers are taken as their text."""
+    value = obj.get(name)
+    if not present(value):
+        if required:
+            raise loc.at(name).error("missing")
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (bool, list, Mapping)):
+        raise loc.at(name).error(f"expected text, got {_kind(value)}")
+    return str(value)
+
+
+def integer(
+    obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False, default: int = 0, minimum: int = 0
+) -> int:
+    """A whole count (tokens, requests): an int, an integral decimal or integer text; never negative."""
+    return as_int(obj.get(name), loc.at(name), required=required, default=default, minimum=minimum)
+
+
+def as_int(value: Any, loc: Loc, *, required: bool = False, default: int = 0, minimum: int | None = 0) -> int:
+    if not present(value):
+        if required:
+            raise loc.error("missing")
+        return default
+    number: int
+    if isinstance(value, bool):
+        raise loc.error(f"expected an integer, got {_kind(value)}")
+    if isinstance(value, int):
+        number = value
+    elif _integral(value):
+        number = int(value)
+    else:
+        raise loc.error(f"not an integer: {_kind(value)}")
+    if minimum is not None and number < minimum:
+        raise loc.error(f"negative ({number})" if minimum == 0 else f"must be at least {minimum} ({number})")
+    return number
+
+
+def _integral(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite() and value == value.to_integral_value()
+    if isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, str) and bool(_INT_TEXT.match(value))
+
+
+def decimal(value: Any, loc: Loc) -> Decimal:
+    """An exact decimal from a JSON number (already a Decimal) or decimal text; floats refused."""
+    if isinstance(value, (bool, float)):
+        raise loc.error(f"floating-point money is refused, got {value!r}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str) and _DECIMAL_TEXT.match(value):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid text
+            raise loc.error(f"not a decimal amount: {value[:40]!r}") from exc
+    else:
+        raise loc.error(f"not a decimal amount: {_kind(value)}")
+    if not d.is_finite():
+        raise loc.error(f"not a finite amount: {value!r}")
+    return d
+
+
+def nanos_rounded(amount: Decimal) -> int:
+    """Dollars to nano-dollars, rounding half-even the digits past the nano.
+
+    For amounts a provider serialized from a binary float (``0.13080000000000003``), whose
+    digits past the ninth decimal are the float's noise, not money.
+    """
+    return int((amount * NANOS_PER_DOLLAR).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+# --- times ----------------------------------------------------------------------------------------
+
+
+def unix_time(value: Any, loc: Loc) -> datetime:
+    """Unix seconds (an integer) as a UTC datetime."""
+    seconds = as_int(value, loc, required=True, minimum=0)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise loc.error(f"not a unix time in seconds: {seconds}") from exc
+
+
+def timestamp(value: Any, loc: Loc, *, naive_is_utc: bool = False) -> datetime:
+    """An RFC 3339 time as UTC. A time without an offset is refused unless ``naive_is_utc``.
+
+    ``naive_is_utc`` is for sources whose convention is UTC without saying so (LiteLLM's
+    PostgreSQL ``timestamp without time zone`` columns, written in UTC by Prisma).
+    """
+    if isinstance(value, datetime):
+        when = value
+    else:
+        if not present(value) or not isinstance(value, str):
+            raise loc.error(
+                "missing" if not present(value) else f"expected an RFC 3339 time, got {_kind(value)}"
+            )
+        raw = value.strip()
+        if not _HAS_TIME.match(raw):
+            raise loc.error(f"not an RFC 3339 time: {raw[:40]!r}")
+        if not naive_is_utc and not _HAS_OFFSET.search(raw):
+            raise loc.error(f"time has no UTC offset (naive): {raw[:40]!r}; write it in UTC, e.g. {raw}Z")
+        try:
+            when = datetime.fromisoformat(raw.replace("z", "Z").replace("t", "T"))
+        except ValueError as exc:
+            raise loc.error(f"not an RFC 3339 time: {raw[:40]!r}") from exc
+    if when.tzinfo is None:
+        if not naive_is_utc:
+            raise loc.error("time has no UTC offset (naive)")
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)

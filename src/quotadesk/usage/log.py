@@ -1,0 +1,516 @@
+"""The usage log on disk: Parquet per organization and month, idempotent, crash-safe.
+
+Layout under the ``usage_dir`` setting (Hive-style, so DuckDB, Spark and pyarrow all read
+it as a partitioned dataset)::
+
+    usage_dir/org=<org>/month=YYYY-MM/part-<id>.parquet     usage rows (``COLUMNS``)
+    usage_dir/_costs/org=<org>/month=YYYY-MM/part-<id>.parquet
+                                                           costs a provider reported
+    usage_dir/org=<org>/.lock                              one writer per org at a time
+
+``org`` and ``month`` live in the path, not in the files (Spark refuses a column that is
+both). Each row carries a ``request_id``; the log keeps at most one row per
+(org, request_id), so importing the same export twice adds nothing. Bucketed exports get
+a deterministic id from the bucket's keys (see ``importers``).
+
+Why the dedup reads the files instead of keeping an index: the files are the only truth,
+so a crash can never leave an index that disagrees with them.
+
+Crash safety: a batch is written as hidden temporary files (``.part-….tmp``, ignored by
+every reader), each flushed to disk; then a journal listing the renames is written
+atomically; then the files are renamed into place and the journal removed. A crash
+before the journal leaves only temporary files (removed later: nothing was added); a
+crash after it is rolled forward by the next reader or writer (everything is added). A
+batch is all or nothing, and readers take a shared lock so they never see half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from quotadesk import settings
+from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
+from quotadesk.errors import InputError
+from quotadesk.usage.records import OUTPUT_COLUMNS, UsageData
+
+COLUMNS = (
+    "ts",
+    "request_id",
+    "key_id",
+    "environment",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "requests",
+    "status",
+    "cost_nanos",
+    "fingerprint",
+    "ip",
+)
+"""The canonical usage row as stored (``org`` is in the path). Tokens follow the price
+table's convention: ``input_tokens`` uncached, ``cached_tokens`` read from the cache."""
+
+SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("key_id", pa.string(), nullable=False),
+        pa.field("environment", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("input_tokens", pa.int64(), nullable=False),
+        pa.field("output_tokens", pa.int64(), nullable=False),
+        pa.field("cached_tokens", pa.int64(), nullable=False),
+        pa.field("requests", pa.int64(), nullable=False),
+        pa.field("status", pa.int64(), nullable=False),
+        pa.field("cost_nanos", pa.int64(), nullable=False),
+        pa.field("fingerprint", pa.string(), nullable=False),
+        pa.field("ip", pa.string(), nullable=False),
+    ]
+)
+
+COST_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("end", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("amount_nanos", pa.int64(), nullable=False),
+        pa.field("project", pa.string(), nullable=False),
+        pa.field("line_item", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("cost_type", pa.string(), nullable=False),
+        pa.field("token_type", pa.string(), nullable=False),
+    ]
+)
+"""A cost a provider reported for a day (``[ts, end)``), kept to reconcile the usage log
+against. ``request_id`` is the deterministic id of the cost line (dedup as for usage)."""
+
+_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_MONTH_DIR = re.compile(r"^month=(\d{4})-(\d{2})$")
+
+
+def check_org(org: str) -> str:
+    """An org id safe as a directory name (letters, digits, ``_ . -``)."""
+    if not isinstance(org, str) or not _ORG.match(org) or ".." in org:
+        raise InputError(f"not a valid org id: {org!r} (letters, digits, '_', '.', '-')", "org")
+    return org
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What one append did: rows offered, rows added, rows that were already in the log
+    (or repeated within the batch), and the months and files written."""
+
+    org: str
+    offered: int
+    added: int
+    duplicates: int
+    months: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+class UsageLog:
+    """The log rooted at one directory. Cheap to create; every call re-reads the disk."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def open(cls, usage_dir: str | None = None) -> UsageLog:
+        """The log at ``usage_dir``, else the ``usage_dir`` setting (env QUOTADESK_USAGE_DIR)."""
+        return cls(Path(settings.get("usage_dir", usage_dir)))
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def org_dir(self, org: str, dataset: str = "usage") -> Path:
+        base = self.root if dataset == "usage" else self.root / "_costs"
+        return base / f"org={check_org(org)}"
+
+    def orgs(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name[4:] for p in self.root.iterdir() if p.is_dir() and p.name.startswith("org="))
+
+    def months(self, org: str, dataset: str = "usage") -> list[str]:
+        """``YYYY-MM`` of every month with data, oldest first."""
+        base = self.org_dir(org, dataset)
+        if not base.is_dir():
+            return []
+        out = []
+        for p in base.iterdir():
+            m = _MONTH_DIR.match(p.name)
+            if m and p.is_dir() and any(p.glob("part-*.parquet")):
+                out.append(f"{m.group(1)}-{m.group(2)}")
+        return sorted(out)
+
+    def files(
+        self,
+        org: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        dataset: str = "usage",
+    ) -> list[Path]:
+        """The org's part files whose month overlaps ``[start, end)`` (all when not given)."""
+        base = self.org_dir(org, dataset)
+        if not base.is_dir():
+            return []
+        lo = _month_key(start) if start is not None else None
+        hi = _month_key(end, exclusive=True) if end is not None else None
+        with self._lock(org, shared=True):
+            out: list[Path] = []
+            for month in self.months(org, dataset):
+                key = int(month[:4]) * 12 + int(month[5:]) - 1
+                if (lo is not None and key < lo) or (hi is not None and key > hi):
+                    continue
+                out.extend(sorted((base / f"month={month}").glob("part-*.parquet")))
+            return out
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def append(self, org: str, rows: pa.Table, *, dataset: str = "usage") -> AppendResult:
+        """Add the rows whose ``request_id`` the org's log does not hold yet; all or nothing.
+
+        ``rows`` must have ``SCHEMA`` (or ``COST_SCHEMA`` for ``dataset="costs"``). Rows
+        repeating an id within the batch keep the first.
+        """
+        check_org(org)
+        schema = SCHEMA if dataset == "usage" else COST_SCHEMA
+        table = _conform(rows, schema)
+        offered = table.num_rows
+        with self._lock(org, shared=False):
+            self._recover(org)
+            fresh = _first_per_id(table)
+            existing = self._ids(org, dataset)
+            if existing is not None and fresh.num_rows:
+                fresh = fresh.filter(pc.invert(pc.is_in(fresh.column("request_id"), value_set=existing)))
+            if fresh.num_rows == 0:
+                return AppendResult(org, offered, 0, offered)
+            moves = self._write_temporaries(org, fresh, dataset)
+            journal = self.org_dir(org) / f".journal-{uuid.uuid4().hex}.json"
+            rel = [[os.path.relpath(a, self.root), os.path.relpath(b, self.root)] for a, b in moves]
+            _write_atomic(journal, json.dumps(rel).encode())
+            _roll_forward(journal, self.root)
+        months = tuple(sorted({b.parent.name[6:] for _, b in moves}))
+        files = tuple(str(b) for _, b in moves)
+        return AppendResult(org, offered, fresh.num_rows, offered - fresh.num_rows, months, files)
+
+    def _write_temporaries(self, org: str, table: pa.Table, dataset: str) -> list[tuple[Path, Path]]:
+        base = self.org_dir(org, dataset)
+        ts = table.column("ts")
+        keys = pc.add(pc.multiply(pc.year(ts), 100), pc.month(ts))
+        moves: list[tuple[Path, Path]] = []
+        batch = uuid.uuid4().hex
+        try:
+            for key in sorted(set(keys.to_pylist())):
+                part = table.filter(pc.equal(keys, key)).sort_by("ts")
+                folder = base / f"month={key // 100:04d}-{key % 100:02d}"
+                folder.mkdir(parents=True, exist_ok=True)
+                tmp = folder / f".part-{batch}.parquet.tmp"
+                with tmp.open("wb") as fh:
+                    pq.write_table(part, fh, compression="zstd")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                moves.append((tmp, folder / f"part-{batch}.parquet"))
+        except BaseException:
+            for tmp, _ in moves:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            raise
+        return moves
+
+    def _ids(self, org: str, dataset: str) -> pa.Array | None:
+        base = self.org_dir(org, dataset)
+        if not base.is_dir():
+            return None
+        chunks = [
+            pq.read_table(p, columns=["request_id"]).column(0).combine_chunks()
+            for p in sorted(base.glob("month=*/part-*.parquet"))
+        ]
+        chunks = [c for c in chunks if len(c)]
+        if not chunks:
+            return None
+        return pa.concat_arrays(chunks)
+
+    @contextlib.contextmanager
+    def _lock(self, org: str, *, shared: bool) -> Iterator[None]:
+        folder = self.org_dir(org)
+        if shared and not folder.is_dir():
+            yield
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("a+b") as fh:
+            if shared and any(folder.glob(".journal-*.json")):
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a crashed batch: finish it before reading
+                self._recover(org)
+            else:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _recover(self, org: str) -> None:
+        """Finish batches whose journal was written; drop temporaries of batches that never got one."""
+        folder = self.org_dir(org)
+        for journal in sorted(folder.glob(".journal-*.json")):
+            _roll_forward(journal, self.root)
+        for dataset in ("usage", "costs"):
+            for tmp in self.org_dir(org, dataset).glob("month=*/.part-*.parquet.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def read_arrow(
+        self, org: str, *, start: datetime | None = None, end: datetime | None = None, dataset: str = "usage"
+    ) -> pa.Table:
+        """The org's rows in ``[start, end)`` as one pyarrow table (small logs, tests, exports)."""
+        schema = SCHEMA if dataset == "usage" else COST_SCHEMA
+        paths = self.files(org, start=start, end=end, dataset=dataset)
+        if not paths:
+            return schema.empty_table()
+        table = pa.concat_tables([pq.read_table(p, schema=schema) for p in paths])
+        return _between(table, start, end)
+
+    def count(self, org: str, dataset: str = "usage") -> int:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.files(org, dataset=dataset))
+
+    def table(self, con: Any, org: str, *, start: datetime | None = None, end: datetime | None = None) -> Any:
+        """The org's usage as an Ibis table on ``con`` (any backend with ``read_parquet``), or None.
+
+        The files are listed (pruned by month) and read by the backend itself, so the same
+        call serves DuckDB and Spark.
+        """
+        from quotadesk.usage import engine
+
+        paths = self.files(org, start=start, end=end)
+        if not paths:
+            return None
+        source: Any = [str(p) for p in paths]
+        if type(con).__module__.startswith("ibis.backends.pyspark"):
+            source = str(self.org_dir(org))  # Spark reads the partitioned folder (hidden files skipped)
+        t = con.read_parquet(source, table_name=engine.fresh_name("log"))
+        t = t.select(*COLUMNS)
+        if start is not None:
+            t = t.filter(t.ts >= start)
+        if end is not None:
+            t = t.filter(t.ts < end)
+        return t
+
+    def load(
+        self,
+        org: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        prices: PriceTable | None = None,
+        con: Any = None,
+    ) -> UsageData:
+        """The org's usage in ``[start, end)`` as ``UsageData`` for ``analyse``/``decompose``.
+
+        On DuckDB (``con`` None) the rows are loaded into memory once, so the detectors'
+        queries do not re-read Parquet. With a ``con`` of another backend the table is
+        used as the backend reads it.
+        """
+        from quotadesk.usage import engine
+
+        own = con is None
+        con = engine.connect() if own else con
+        t = self.table(con, org, start=start, end=end)
+        if t is not None and own:
+            t = con.create_table(engine.fresh_name("log"), t, temp=True)
+        return as_usage_data(con, t, source=f"{self.org_dir(org)}", prices=prices)
+
+    def keys(self, org: str) -> list[dict[str, str | None]]:
+        """Keys seen in the log with the environment their rows name (for ``analyse(keys=…)``)."""
+        found: dict[str, str] = {}
+        for p in self.files(org):
+            t = pq.read_table(p, columns=["key_id", "environment"])
+            for key_id, env in set(zip(*(t.column(i).to_pylist() for i in range(2)), strict=True)):
+                if env and not found.get(key_id):
+                    found[key_id] = env
+                else:
+                    found.setdefault(key_id, "")
+        return [{"id": k, "name": k, "environment": v or None} for k, v in sorted(found.items()) if k]
+
+
+def as_usage_data(con: Any, table: Any, *, source: str, prices: PriceTable | None = None) -> UsageData:
+    """An Ibis table with the log's columns as ``UsageData`` (the detectors' input), with its summary."""
+    import ibis
+
+    table_prices = DEFAULT_TABLE if prices is None else prices
+    if table is None:
+        return UsageData(con, None, 0, 0, 0, None, None, (), (), source, prices=table_prices)
+    t = table.select(*OUTPUT_COLUMNS)
+    head = con.to_pyarrow(
+        t.aggregate(
+            rows=ibis._.count(),
+            requests=ibis._.requests.sum(),
+            total=ibis._.cost_nanos.sum(),
+            start=ibis._.ts.min(),
+            end=ibis._.ts.max(),
+        )
+    ).to_pylist()[0]
+    rows = int(head["rows"] or 0)
+    if not rows:
+        return UsageData(con, None, 0, 0, 0, None, None, (), (), source, prices=table_prices)
+    models = sorted(con.to_pyarrow(t.select("model").distinct()).column(0).to_pylist())
+    keys = sorted(con.to_pyarrow(t.select("key_id").distinct()).column(0).to_pylist())
+    return UsageData(
+        con=con,
+        table=t,
+        rows=rows,
+        requests=int(head["requests"] or 0),
+        total_nanos=int(head["total"] or 0),
+        start=_utc(head["start"]),
+        end=_utc(head["end"]),
+        models=tuple(models),
+        key_ids=tuple(keys),
+        source=source,
+        prices=table_prices,
+    )
+
+
+def from_arrow(
+    rows: pa.Table, *, source: str, prices: PriceTable | None = None, con: Any = None
+) -> UsageData:
+    """Rows with ``SCHEMA`` (e.g. straight from an importer) as ``UsageData`` on DuckDB."""
+    import ibis
+
+    from quotadesk.usage import engine
+
+    con = engine.connect() if con is None else con
+    if rows.num_rows == 0:
+        return as_usage_data(con, None, source=source, prices=prices)
+    stored = con.create_table(engine.fresh_name("rows"), ibis.memtable(_conform(rows, SCHEMA)), temp=True)
+    return as_usage_data(con, stored, source=source, prices=prices)
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _month_key(when: datetime, *, exclusive: bool = False) -> int:
+    when = when.astimezone(UTC)
+    key = when.year * 12 + when.month - 1
+    if exclusive and when == when.replace(day=1, hour=0, minute=0, second=0, microsecond=0):
+        key -= 1  # [start, 2026-11-01) needs nothing of November
+    return key
+
+
+def _conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The rows in ``schema``'s column order and types; a missing column or a null is refused."""
+    missing = [n for n in schema.names if n not in rows.column_names]
+    if missing:
+        raise InputError(f"rows lack columns {', '.join(missing)}", "rows")
+    table = rows.select(schema.names)
+    for name in schema.names:
+        if table.column(name).null_count:
+            raise InputError(f"{table.column(name).null_count} null values", f"rows.{name}")
+    try:
+        table = table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"rows do not fit the log's schema: {exc}", "rows") from exc
+    if schema is SCHEMA and table.num_rows:
+        _check_values(table)
+    return table
+
+
+def _check_values(t: pa.Table) -> None:
+    """The log's invariants, checked in bulk: a last guard behind each importer's own checks."""
+    rules: Sequence[tuple[str, Any, str]] = (
+        ("request_id", pc.equal(pc.utf8_length(t.column("request_id")), 0), "empty"),
+        ("model", pc.equal(pc.utf8_length(t.column("model")), 0), "empty"),
+        ("input_tokens", pc.less(t.column("input_tokens"), 0), "negative"),
+        ("output_tokens", pc.less(t.column("output_tokens"), 0), "negative"),
+        ("cached_tokens", pc.less(t.column("cached_tokens"), 0), "negative"),
+        ("requests", pc.less(t.column("requests"), 1), "must be at least 1"),
+        (
+            "status",
+            pc.or_(pc.less(t.column("status"), 100), pc.greater(t.column("status"), 599)),
+            "not an HTTP status",
+        ),
+    )
+    for column, bad, message in rules:
+        count = pc.sum(pc.cast(bad, pa.int64())).as_py() or 0
+        if count:
+            raise InputError(f"{message} ({count} rows)", f"rows.{column}")
+
+
+def _first_per_id(table: pa.Table) -> pa.Table:
+    if table.num_rows == 0:
+        return table
+    index = pa.array(range(table.num_rows), type=pa.int64())
+    firsts = (
+        pa.table({"request_id": table.column("request_id"), "i": index})
+        .group_by("request_id", use_threads=False)
+        .aggregate([("i", "min")])
+        .column("i_min")
+    )
+    if len(firsts) == table.num_rows:
+        return table
+    return table.filter(pc.is_in(index, value_set=firsts))
+
+
+def _between(table: pa.Table, start: datetime | None, end: datetime | None) -> pa.Table:
+    ts = table.column("ts")
+    mask = None
+    if start is not None:
+        mask = pc.greater_equal(ts, pa.scalar(start, type=ts.type))
+    if end is not None:
+        below = pc.less(ts, pa.scalar(end, type=ts.type))
+        mask = below if mask is None else pc.and_(mask, below)
+    return table if mask is None else table.filter(mask)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _roll_forward(journal: Path, root: Path) -> None:
+    """Rename every temporary file the journal lists (relative to ``root``) into place, then drop it."""
+    moves = json.loads(journal.read_text())
+    folders: set[Path] = set()
+    for tmp, final in moves:
+        if (root / tmp).exists():
+            os.replace(root / tmp, root / final)
+        folders.add((root / final).parent)
+    for folder in sorted(folders):
+        _fsync_dir(folder)
+    journal.unlink()
+    _fsync_dir(journal.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
