@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 from triage_cases import all_cases
+from triage_usage_cases import all_usage_cases
 
 from quotadesk.triage.bundle import parse
 from quotadesk.triage.engine import triage_bundle
@@ -24,7 +25,9 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 
 @pytest.mark.parametrize(
-    ("name", "doc", "incident", "root", "route"), all_cases(), ids=lambda x: x if isinstance(x, str) else ""
+    ("name", "doc", "incident", "root", "route"),
+    all_cases() + all_usage_cases(),
+    ids=lambda x: x if isinstance(x, str) else "",
 )
 def test_case(name: str, doc: dict[str, Any], incident: str, root: str, route: str) -> None:
     result = triage_bundle(parse(doc))
