@@ -46,8 +46,9 @@ def _base(log: Log, variant: str, *, rate: float | None = None, end: datetime = 
     t = Traffic(rate=per_hour, noise=0.3 if noisy else 0.1, fail_share=0.02 if noisy else 0.0, **kw)
     log.traffic(t, START, end)
     if noisy:
-        extra = Traffic(key="key_batch", model="gpt-4o", rate=per_hour / 4, shape=business, noise=0.4,
-                        ip="203.0.113.20")
+        extra = Traffic(
+            key="key_batch", model="gpt-4o", rate=per_hour / 4, shape=business, noise=0.4, ip="203.0.113.20"
+        )
         log.traffic(extra, START, end)
     return t
 
@@ -73,7 +74,9 @@ def retry_storm(variant: str, bucketed: bool) -> Scenario:
         log.traffic(Traffic(rate=3, fail_share=0.5, noise=0.2), at("2026-10-06"), at("2026-10-09"))
         return Scenario(log.rows)
     bodies, per_minute, fail = (20, 6, 0.7) if variant == "clean" else (8, 4, 0.55)
-    log.retries(at("2026-10-08T16:00"), 45, bodies, per_minute, key="key_prod", model="gpt-4o", fail_share=fail)
+    log.retries(
+        at("2026-10-08T16:00"), 45, bodies, per_minute, key="key_prod", model="gpt-4o", fail_share=fail
+    )
     return Scenario(log.rows, date="2026-10-08")
 
 
@@ -143,8 +146,12 @@ def dev_key(variant: str, bucketed: bool) -> Scenario:
 def traffic_growth(variant: str, bucketed: bool) -> Scenario:
     log = _log(f"growth-{variant}-{bucketed}", bucketed)
     growth = {"clean": 0.025, "noisy": 0.02, "none": 0.003}[variant]
-    t = Traffic(model="gpt-4o", rate=30.0 if bucketed else 8.0, growth_per_day=growth,
-                noise=0.3 if variant == "noisy" else 0.1)
+    t = Traffic(
+        model="gpt-4o",
+        rate=30.0 if bucketed else 8.0,
+        growth_per_day=growth,
+        noise=0.3 if variant == "noisy" else 0.1,
+    )
     log.traffic(t, START, END)
     if variant == "none":
         return Scenario(log.rows)
@@ -160,11 +167,18 @@ def billing_discrepancy(variant: str, bucketed: bool) -> Scenario:
     cents = -(-total // 10_000_000) * 10_000_000  # the invoice rounds up to the cent
     extra = {"clean": 25_000_000_000, "noisy": 3_170_000_000, "none": 0}[variant]
     invoices = [
-        {"id": "in_202610", "period_start": at("2026-10-01"), "period_end": at("2026-11-01"),
-         "amount": cents + extra, "status": "open"},
+        {
+            "id": "in_202610",
+            "period_start": at("2026-10-01"),
+            "period_end": at("2026-11-01"),
+            "amount": cents + extra,
+            "status": "open",
+        },
     ]
     figures = {"invoice_total": _dollars(cents + extra)} if extra else {}
-    return Scenario(log.rows, kwargs={"invoices": invoices}, date="2026-10-01" if extra else None, figures=figures)
+    return Scenario(
+        log.rows, kwargs={"invoices": invoices}, date="2026-10-01" if extra else None, figures=figures
+    )
 
 
 def _dollars(n: int) -> str:
@@ -191,12 +205,25 @@ def account_compromise(variant: str, bucketed: bool) -> Scenario:
         h = start + timedelta(hours=hh)
         if bucketed:
             for ip in ips[: max(1, n_ips // 6)]:
-                log.add(h, "key_prod", "o1", 2000 * per_hour // max(1, n_ips // 6), 500 * per_hour // max(1, n_ips // 6),
-                        requests=per_hour // max(1, n_ips // 6), ip=ip)
+                log.add(
+                    h,
+                    "key_prod",
+                    "o1",
+                    2000 * per_hour // max(1, n_ips // 6),
+                    500 * per_hour // max(1, n_ips // 6),
+                    requests=per_hour // max(1, n_ips // 6),
+                    ip=ip,
+                )
             continue
         for i in range(per_hour):
-            log.add(h + timedelta(seconds=int(i * 3600 / per_hour)), "key_prod", "o1", 2000, 500,
-                    ip=rng.choice(ips))
+            log.add(
+                h + timedelta(seconds=int(i * 3600 / per_hour)),
+                "key_prod",
+                "o1",
+                2000,
+                500,
+                ip=rng.choice(ips),
+            )
     return Scenario(log.rows, as_of=as_of, date="2026-11-09")
 
 
@@ -209,8 +236,16 @@ def provider_outage_retries(variant: str, bucketed: bool) -> Scenario:
     if variant == "none":
         return Scenario(log.rows, kwargs={"incidents": [INCIDENT]})
     bodies, per_minute = (15, 6) if variant == "clean" else (6, 4)
-    log.retries(at("2026-10-20T13:00"), 60, bodies, per_minute, key="key_prod", model="gpt-4o", fail_share=0.6,
-                statuses=(500, 503))
+    log.retries(
+        at("2026-10-20T13:00"),
+        60,
+        bodies,
+        per_minute,
+        key="key_prod",
+        model="gpt-4o",
+        fail_share=0.6,
+        statuses=(500, 503),
+    )
     return Scenario(log.rows, kwargs={"incidents": [INCIDENT]}, date="2026-10-20")
 
 

@@ -161,12 +161,30 @@ class Log:
             inp = max(1, int(self.rng.gauss(t.tokens_in * factor, t.tokens_in * factor * 0.2)))
             out = max(1, int(self.rng.gauss(t.tokens_out, t.tokens_out * 0.2)))
             status = 429 if i < failed else 200
-            self.add(ts, t.key, model, 0 if status >= 400 else inp, 0 if status >= 400 else out, status=status, ip=t.ip)
+            self.add(
+                ts,
+                t.key,
+                model,
+                0 if status >= 400 else inp,
+                0 if status >= 400 else out,
+                status=status,
+                ip=t.ip,
+            )
 
     # --- injected events ---------------------------------------------------------------------------
 
-    def loop(self, start: datetime, hours: int, per_hour: int, *, key: str, model: str, ip: str, inp: int = 1500,
-             out: int = 300) -> None:
+    def loop(
+        self,
+        start: datetime,
+        hours: int,
+        per_hour: int,
+        *,
+        key: str,
+        model: str,
+        ip: str,
+        inp: int = 1500,
+        out: int = 300,
+    ) -> None:
         """A runaway loop: distinct requests, spread evenly, all succeeding."""
         for hh in range(hours):
             h = start + timedelta(hours=hh)
@@ -177,8 +195,19 @@ class Log:
                 ts = h + timedelta(seconds=int(i * 3600 / per_hour))
                 self.add(ts, key, model, inp, out, ip=ip)
 
-    def retries(self, start: datetime, minutes: int, bodies: int, per_minute: int, *, key: str, model: str,
-                fail_share: float, ip: str = "203.0.113.10", statuses: tuple[int, ...] = (429, 500, 503)) -> None:
+    def retries(
+        self,
+        start: datetime,
+        minutes: int,
+        bodies: int,
+        per_minute: int,
+        *,
+        key: str,
+        model: str,
+        fail_share: float,
+        ip: str = "203.0.113.10",
+        statuses: tuple[int, ...] = (429, 500, 503),
+    ) -> None:
         """A retry storm: the same bodies re-sent every few seconds, mostly failing."""
         fps = [self.body() for _ in range(bodies)]
         if self.bucketed:
@@ -189,7 +218,9 @@ class Log:
                 bad = int(n * fail_share)
                 h = start + timedelta(hours=hh)
                 self.add(h, key, model, 0, 0, requests=bad, status=statuses[0], ip=ip, fingerprint="")
-                self.add(h, key, model, (n - bad) * 2500, (n - bad) * 300, requests=n - bad, ip=ip, fingerprint="")
+                self.add(
+                    h, key, model, (n - bad) * 2500, (n - bad) * 300, requests=n - bad, ip=ip, fingerprint=""
+                )
             return
         for m in range(minutes):
             for fp in fps:
@@ -197,7 +228,16 @@ class Log:
                     ts = start + timedelta(minutes=m, seconds=r * (60 // max(1, per_minute)))
                     status = self.rng.choice(statuses) if self.rng.random() < fail_share else 200
                     ok = status < 400
-                    self.add(ts, key, model, 2500 if ok else 0, 300 if ok else 0, status=status, fingerprint=fp, ip=ip)
+                    self.add(
+                        ts,
+                        key,
+                        model,
+                        2500 if ok else 0,
+                        300 if ok else 0,
+                        status=status,
+                        fingerprint=fp,
+                        ip=ip,
+                    )
 
 
 def days(n: int) -> timedelta:

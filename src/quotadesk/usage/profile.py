@@ -381,7 +381,9 @@ def novel_usage(
         per_model[c["model"]] = per_model.get(c["model"], 0) + int(c["n"])
         per_key[c["key_id"]] = per_key.get(c["key_id"], 0) + int(c["n"])
     sample = (
-        data.to_pyarrow(w.filter(w.request_id != "").order_by([w.ts, w.request_id]).select("request_id").limit(20))
+        data.to_pyarrow(
+            w.filter(w.request_id != "").order_by([w.ts, w.request_id]).select("request_id").limit(20)
+        )
         .column(0)
         .to_pylist()
     )

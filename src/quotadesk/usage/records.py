@@ -130,11 +130,16 @@ def load_usage(
     if raw is None:
         return _empty(con, pointer, table_prices)
     schema = raw.schema()
-    _check_columns(schema, source)
-    normal, checks = _normalize(raw, schema)
-    rates, unpriced = _rates(con, normal, table_prices)
-    staged = normal.mutate(cost_nanos=_cost(normal, rates))
     try:
+        _check_columns(schema, source)
+    except UsageFileError:
+        _raise_located(source, None)  # a malformed file can hide its header from the engine
+        raise
+    normal, checks = _normalize(raw, schema)
+    try:
+        # The engine reads a file lazily: a corrupt line surfaces in the first query.
+        rates, unpriced = _rates(con, normal, table_prices)
+        staged = normal.mutate(cost_nanos=_cost(normal, rates))
         stored = con.create_table(engine.fresh_name("usage"), staged, temp=True)
     except duckdb_error() as exc:
         _raise_located(source, None)
@@ -538,7 +543,9 @@ def _census(con: Any, stored: Any, n_checks: int) -> list[dict[str, Any]]:
     )
 
 
-def _validate(census: list[dict[str, Any]], checks: list[_Check], source: _InlineSource | _FileSource) -> None:
+def _validate(
+    census: list[dict[str, Any]], checks: list[_Check], source: _InlineSource | _FileSource
+) -> None:
     """Raise for the first row that breaks a check, if any check counted a failure."""
     counts = [sum(int(c[f"c{i}"] or 0) for c in census) for i in range(len(checks))]
     failed = [(check, n) for check, n in zip(checks, counts, strict=True) if n]
