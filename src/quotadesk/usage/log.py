@@ -222,11 +222,11 @@ class UsageLog:
                 folder = base / f"month={key // 100:04d}-{key % 100:02d}"
                 folder.mkdir(parents=True, exist_ok=True)
                 tmp = folder / f".part-{batch}.parquet.tmp"
+                moves.append((tmp, folder / f"part-{batch}.parquet"))
                 with tmp.open("wb") as fh:
                     pq.write_table(part, fh, compression="zstd")
                     fh.flush()
                     os.fsync(fh.fileno())
-                moves.append((tmp, folder / f"part-{batch}.parquet"))
         except BaseException:
             for tmp, _ in moves:
                 with contextlib.suppress(OSError):
@@ -255,8 +255,8 @@ class UsageLog:
             return
         folder.mkdir(parents=True, exist_ok=True)
         with (folder / ".lock").open("a+b") as fh:
-            if shared and any(folder.glob(".journal-*.json")):
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a crashed batch: finish it before reading
+            if shared and self._leftovers(org):
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)  # a crashed batch: settle it before reading
                 self._recover(org)
             else:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
@@ -265,11 +265,20 @@ class UsageLog:
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
+    def _leftovers(self, org: str) -> bool:
+        """A journal or a temporary file: a batch crashed, or one is being written right now."""
+        if any(self.org_dir(org).glob(".journal-*")):
+            return True
+        return any(any(self.org_dir(org, d).glob("month=*/.part-*")) for d in ("usage", "costs"))
+
     def _recover(self, org: str) -> None:
         """Finish batches whose journal was written; drop temporaries of batches that never got one."""
         folder = self.org_dir(org)
         for journal in sorted(folder.glob(".journal-*.json")):
             _roll_forward(journal, self.root)
+        for unfinished in folder.glob(".journal-*.json.tmp"):
+            with contextlib.suppress(OSError):
+                unfinished.unlink()
         for dataset in ("usage", "costs"):
             for tmp in self.org_dir(org, dataset).glob("month=*/.part-*.parquet.tmp"):
                 with contextlib.suppress(OSError):
