@@ -420,8 +420,11 @@ def outage_findings(ctx: Context, bursts: list[Burst]) -> list[Finding]:
         retried = failed >= max(20.0, 3 * usual_failed) and (
             requests >= 1.5 * usual or failed >= 0.3 * requests
         )
-        if not retried or excess < ctx.min_impact_nanos:
+        if not retried:
             continue
+        # No minimum impact here: a surge of failures inside a published incident is not
+        # noise, and "the failed calls cost you nothing" is itself the answer to a refund.
+        small = excess < ctx.min_impact_nanos
         stats = (
             overlapping[0].stats
             if overlapping
@@ -452,7 +455,7 @@ def outage_findings(ctx: Context, bursts: list[Burst]) -> list[Finding]:
                 root_cause=RootCause.PROVIDER_OUTAGE_RETRIES,
                 window=w,
                 impact_nanos=excess,
-                confidence=0.85 if overlapping else 0.7,
+                confidence=(0.85 if overlapping else 0.7) - (0.15 if small else 0.0),
                 summary=(
                     f"Retries during the provider incident '{inc.name}' on {day(inc.start)} "
                     f"added {money(excess)}."
