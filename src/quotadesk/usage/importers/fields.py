@@ -128,13 +128,12 @@ def records(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
             doc = json.loads(raw, parse_float=Decimal)
         except (json.JSONDecodeError, UnicodeDecodeError):
             doc = None  # JSON Lines start with "{" too
+        if isinstance(doc, Mapping) and not isinstance(doc.get("data", doc.get("rows")), list):
+            doc = None  # one row on one line: JSON Lines
         if doc is not None:
             if isinstance(doc, Mapping):
                 rows = doc.get("data", doc.get("rows"))
                 base = Loc(str(path), None, "data" if "data" in doc else "rows")
-                if not isinstance(rows, list):
-                    yield Loc(str(path)), doc
-                    return
             elif isinstance(doc, list):
                 rows, base = doc, Loc(str(path))
             else:
