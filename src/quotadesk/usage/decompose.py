@@ -148,26 +148,38 @@ def decompose(data: Any, period: Period | str, against: Period | str) -> Decompo
     ``data`` is a ``UsageData``; periods are ``Period`` values or text (``"2026-10"``).
     """
     after_p, before_p = as_period(period), as_period(against)
-    return decompose_cells(_cells(data, before_p), _cells(data, after_p), after_p, before_p)
+    before, after = _cells(data, before_p, after_p)
+    return decompose_cells(before, after, after_p, before_p)
 
 
-def _cells(data: Any, period: Period) -> list[Cell]:
+def _cells(data: Any, before: Period, after: Period) -> tuple[list[Cell], list[Cell]]:
+    """Cells of both periods in one pass over the log."""
     import ibis
 
     if data.table is None:
-        return []
+        return [], []
     t = data.table
     ok = t.status < 400
+    in_before = (t.ts >= before.start) & (t.ts < before.end)
+    in_after = (t.ts >= after.start) & (t.ts < after.end)
     rows = data.to_pyarrow(
-        t.filter((t.ts >= period.start) & (t.ts < period.end))
-        .group_by(["key_id", "model"])
+        t.filter(in_before | in_after)
+        .mutate(side_after=in_after, side_before=in_before)
+        .group_by(["side_before", "side_after", "key_id", "model"])
         .aggregate(
             requests=ibis.ifelse(ok, t.requests, 0).sum(),
             tokens=ibis.ifelse(ok, t.input_tokens + t.output_tokens + t.cached_tokens, 0).sum(),
             cost=t.cost_nanos.sum(),
         )
     ).to_pylist()
-    return [Cell(r["key_id"], r["model"], int(r["requests"]), int(r["tokens"]), int(r["cost"])) for r in rows]
+    out: tuple[list[Cell], list[Cell]] = ([], [])
+    for r in rows:
+        cell = Cell(r["key_id"], r["model"], int(r["requests"]), int(r["tokens"]), int(r["cost"]))
+        if r["side_before"]:
+            out[0].append(cell)
+        if r["side_after"]:
+            out[1].append(cell)
+    return out
 
 
 def decompose_cells(

@@ -71,6 +71,7 @@ def connect() -> Any:
     _patch_duckdb()
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET enable_progress_bar = false")  # it would print on stdout during long scans
     return con
 
 

@@ -132,19 +132,8 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     scoped = t.filter((t.ts <= as_of) & (t.ts >= since))
     secs = scoped.ts.epoch_seconds()
     base = scoped.mutate(h=(secs // 3600).cast("int64"), bad=scoped.status >= 400)
-    hourly = data.to_pyarrow(
-        base.group_by(["h", "key_id", "bad"]).aggregate(
-            requests=ibis._.requests.sum(),
-            cost=ibis._.cost_nanos.sum(),
-            tokens=(ibis._.input_tokens + ibis._.output_tokens + ibis._.cached_tokens).sum(),
-        )
-    ).to_pydict()
-    if not hourly["h"]:
-        return None
-    daily = data.to_pyarrow(
-        base.mutate(d=(base.h // 24).cast("int64"))
-        .group_by(["d", "key_id", "model", "bad"])
-        .aggregate(
+    cells_table = data.to_pyarrow(
+        base.group_by(["h", "key_id", "model", "bad"]).aggregate(
             requests=ibis._.requests.sum(),
             inp=ibis._.input_tokens.sum(),
             out=ibis._.output_tokens.sum(),
@@ -152,33 +141,37 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
             cost=ibis._.cost_nanos.sum(),
             first=ibis._.ts.min(),
         )
-    ).to_pydict()
-    day0 = min(hourly["h"]) // 24
+    )
+    if cells_table.num_rows == 0:
+        return None
+    cells = {
+        name: cells_table.column(name).to_numpy(zero_copy_only=False) for name in cells_table.column_names
+    }
+    h_abs = cells["h"].astype(np.int64)
+    day0 = int(h_abs.min()) // 24
     n_days = day_of(as_of) - day0 + 1
     n_hours = n_days * 24
-
-    hi = np.asarray(hourly["h"], dtype=np.int64) - day0 * 24
-    hbad = np.asarray(hourly["bad"], dtype=bool)
-    hreq = np.asarray(hourly["requests"], dtype=np.int64)
-    hcost = np.asarray(hourly["cost"], dtype=np.int64)
-    htok = np.asarray(hourly["tokens"], dtype=np.int64)
+    hi = h_abs - day0 * 24
+    bad = cells["bad"].astype(bool)
+    cols = {c: cells[c].astype(np.int64) for c in ("requests", "inp", "out", "cached", "cost")}
+    tokens = cols["inp"] + cols["out"] + cols["cached"]
 
     def hourly_of(mask: Any) -> Hourly:
         out = Hourly(*(np.zeros(n_hours, dtype=np.int64) for _ in range(4)))
         idx = hi[mask]
-        np.add.at(out.requests, idx, hreq[mask])
-        np.add.at(out.failed, idx, np.where(hbad[mask], hreq[mask], 0))
-        np.add.at(out.cost, idx, hcost[mask])
-        np.add.at(out.tokens, idx, np.where(hbad[mask], 0, htok[mask]))
+        np.add.at(out.requests, idx, cols["requests"][mask])
+        np.add.at(out.failed, idx, np.where(bad[mask], cols["requests"][mask], 0))
+        np.add.at(out.cost, idx, cols["cost"][mask])
+        np.add.at(out.tokens, idx, np.where(bad[mask], 0, tokens[mask]))
         return out
 
-    hkeys = np.asarray(hourly["key_id"], dtype=object)
+    key_col = cells["key_id"].astype(object)
+    model_col = cells["model"].astype(object)
     total = hourly_of(np.ones(len(hi), dtype=bool))
-    by_key = {str(k): hourly_of(hkeys == k) for k in sorted(set(hourly["key_id"]))}
+    by_key = {str(k): hourly_of(key_col == k) for k in sorted(set(key_col.tolist()))}
 
-    di = np.asarray(daily["d"], dtype=np.int64) - day0
-    dbad = np.asarray(daily["bad"], dtype=bool)
-    cols = {c: np.asarray(daily[c], dtype=np.int64) for c in ("requests", "inp", "out", "cached", "cost")}
+    di = hi // 24
+    dbad = bad
 
     def daily_of(mask: Any) -> Daily:
         out = Daily(*(np.zeros(n_days, dtype=np.int64) for _ in range(6)))
@@ -192,21 +185,17 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
         np.add.at(out.cost, idx, cols["cost"][mask])
         return out
 
-    dmodels = np.asarray(daily["model"], dtype=object)
-    dkeys = np.asarray(daily["key_id"], dtype=object)
-    models = {str(m): daily_of(dmodels == m) for m in sorted(set(daily["model"]))}
-    keys = {str(k): daily_of(dkeys == k) for k in sorted(set(daily["key_id"]))}
-
-    model_first: dict[str, datetime] = {}
-    key_first: dict[str, datetime] = {}
-    for model, key, first in zip(daily["model"], daily["key_id"], daily["first"], strict=True):
-        first = first.astimezone(UTC)
-        if model not in model_first or first < model_first[model]:
-            model_first[model] = first
-        if key not in key_first or first < key_first[key]:
-            key_first[key] = first
+    models = {str(m): daily_of(model_col == m) for m in sorted(set(model_col.tolist()))}
+    keys = {str(k): daily_of(key_col == k) for k in sorted(set(key_col.tolist()))}
+    model_first = _firsts(cells_table, "model")
+    key_first = _firsts(cells_table, "key_id")
     ips = _ips(data, scoped)
     return Profile(data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips)
+
+
+def _firsts(cells: Any, column: str) -> dict[str, datetime]:
+    grouped = cells.group_by(column).aggregate([("first", "min")]).to_pydict()
+    return {str(k): v.astimezone(UTC) for k, v in zip(grouped[column], grouped["first_min"], strict=True)}
 
 
 def _ips(data: UsageData, t: Any) -> dict[str, IpSeen]:

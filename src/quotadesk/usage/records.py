@@ -332,12 +332,16 @@ def _check_columns(schema: Any, source: _InlineSource | _FileSource) -> None:
 
 
 def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
-    """The contract columns typed and defaulted, and the checks that guard the casts."""
+    """The contract columns typed and defaulted, and the checks that guard the casts.
+
+    Two projections: the first computes each text column's trimmed value and its pattern
+    matches once, as columns, so the second (casts, defaults, check flags) reads them
+    instead of evaluating the same regular expression several times per row.
+    """
     import ibis
 
     names = set(schema.names)
-    checks: list[_Check] = []
-    cols: dict[str, Any] = {}
+    prep: dict[str, Any] = {}
 
     def text(name: str) -> Any:
         if name not in names:
@@ -347,37 +351,47 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
             col = col.cast("string")
         return col.strip().nullif("")
 
-    # ts
-    ts_type = schema["ts"]
-    if ts_type.is_timestamp():
-        ts_val = raw.ts.cast("timestamp('UTC')")
+    ts_typed = schema["ts"].is_timestamp()
+    if not ts_typed:
+        prep["_ts"] = text("ts")
+        prep["_ts_ok"] = prep["_ts"].re_search(_TS_RE)
+        prep["_ts_naive"] = prep["_ts"].re_search(_TS_NAIVE_RE)
+    int_text = [
+        n for n in INT_COLUMNS if not (n in names and (schema[n].is_integer() or schema[n].is_floating()))
+    ]
+    for name in int_text:
+        prep[f"_{name}"] = text(name)
+        prep[f"_{name}_ok"] = prep[f"_{name}"].re_search(_INT_RE)
+    cost_decimal = "cost" in names and schema["cost"].is_decimal()
+    if not cost_decimal:
+        prep["_cost"] = text("cost")
+        prep["_cost_ok"] = prep["_cost"].re_search(_COST_RE)
+        prep["_cost_ok9"] = prep["_cost"].re_search(_COST_NANO_RE)
+    pre = raw.mutate(**prep) if prep else raw
+
+    checks: list[_Check] = []
+    cols: dict[str, Any] = {}
+    if ts_typed:
+        ts_val = pre.ts.cast("timestamp('UTC')")
         checks.append(
             _Check("ts", "missing", ts_val.isnull(), lambda r: "missing" if _blank(r["ts"]) else None)
         )
     else:
-        ts_text = text("ts")
-        ts_val = ts_text.try_cast("timestamp('UTC')")
+        ts_val = pre._ts.try_cast("timestamp('UTC')")
         checks += [
-            _Check("ts", "missing", ts_text.isnull(), lambda r: "missing" if _blank(r["ts"]) else None),
-            _Check(
-                "ts",
-                "timestamp has no UTC offset (naive)",
-                ts_text.re_search(_TS_NAIVE_RE),
-                lambda r: _naive(r["ts"]),
-            ),
+            _Check("ts", "missing", pre._ts.isnull(), lambda r: "missing" if _blank(r["ts"]) else None),
+            _Check("ts", "timestamp has no UTC offset (naive)", pre._ts_naive, lambda r: _naive(r["ts"])),
             _Check(
                 "ts",
                 "not an RFC 3339 timestamp",
-                ts_text.notnull()
-                & ~ts_text.re_search(_TS_NAIVE_RE)
-                & (~ts_text.re_search(_TS_RE) | ts_val.isnull()),
+                pre._ts.notnull() & ~pre._ts_naive & (~pre._ts_ok | ts_val.isnull()),
                 lambda r: _junk_ts(r["ts"]),
             ),
         ]
     cols["ts"] = ts_val
 
     # model and the other text columns
-    model = raw.model if schema["model"].is_string() else raw.model.cast("string")
+    model = pre.model if schema["model"].is_string() else pre.model.cast("string")
     checks.append(
         _Check(
             "model",
@@ -388,28 +402,28 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
     )
     cols["model"] = model
     for name in TEXT_COLUMNS:
-        if name in names and schema[name].is_string():
-            cols[name] = raw[name].fill_null("")
+        if name not in names:
+            cols[name] = ibis.literal("", type="string")
+        elif schema[name].is_string():
+            cols[name] = pre[name].fill_null("")
         else:
-            cols[name] = text(name).fill_null("")
+            cols[name] = pre[name].cast("string").fill_null("")
 
     # integers
     for name in INT_COLUMNS:
         default = DEFAULTS[name]
         if name in names and schema[name].is_integer():
-            value = raw[name].cast("int64")
+            value = pre[name].cast("int64")
         elif name in names and schema[name].is_floating():
-            col = raw[name]
+            col = pre[name]
             checks.append(
                 _Check(name, "not an integer", col.notnull() & (col != col.floor()), _int_test(name))
             )
             value = col.cast("int64")
         else:
-            t = text(name)
-            checks.append(
-                _Check(name, "not an integer", t.notnull() & ~t.re_search(_INT_RE), _int_test(name))
-            )
-            value = ibis.ifelse(t.re_search(_INT_RE), t.try_cast("int64"), ibis.null("int64"))
+            t, ok = pre[f"_{name}"], pre[f"_{name}_ok"]
+            checks.append(_Check(name, "not an integer", t.notnull() & ~ok, _int_test(name)))
+            value = ibis.ifelse(ok, t.try_cast("int64"), ibis.null("int64"))
         value = value.fill_null(default)
         if name == "requests":
             checks.append(_Check(name, "must be at least 1", value < 1, _range_test(name, 1, None)))
@@ -425,27 +439,19 @@ def _normalize(raw: Any, schema: Any) -> tuple[Any, list[_Check]]:
         cols[name] = value
 
     # cost
-    if "cost" in names and schema["cost"].is_decimal():
-        cost = raw.cost.cast("decimal(38, 9)")
+    if cost_decimal:
+        cost = pre.cost.cast("decimal(38, 9)")
     else:
-        ct = text("cost")
         checks += [
             _Check(
-                "cost", "not a decimal amount of dollars", ct.notnull() & ~ct.re_search(_COST_RE), _cost_test
+                "cost", "not a decimal amount of dollars", pre._cost.notnull() & ~pre._cost_ok, _cost_test
             ),
-            _Check(
-                "cost",
-                "finer than a nano-dollar",
-                ct.re_search(_COST_RE) & ~ct.re_search(_COST_NANO_RE),
-                _cost_nano_test,
-            ),
+            _Check("cost", "finer than a nano-dollar", pre._cost_ok & ~pre._cost_ok9, _cost_nano_test),
         ]
-        cost = ibis.ifelse(
-            ct.re_search(_COST_NANO_RE), ct.try_cast("decimal(38, 9)"), ibis.null("decimal(38, 9)")
-        )
+        cost = ibis.ifelse(pre._cost_ok9, pre._cost.try_cast("decimal(38, 9)"), ibis.null("decimal(38, 9)"))
     cols["given_nanos"] = (cost * 1_000_000_000).cast("int64")
     flags = {f"_f{i}": check.flag.fill_null(False) for i, check in enumerate(checks)}
-    normal = raw.select(**cols, **flags)
+    normal = pre.select(**cols, **flags)
     return normal, checks
 
 
