@@ -190,13 +190,14 @@ def _dollars(n: int) -> str:
 def account_compromise(variant: str, bucketed: bool) -> Scenario:
     log = _log(f"comp-{variant}-{bucketed}", bucketed)
     end = at("2026-11-12")
-    _base(log, variant, shape=business, end=end)
     as_of = at("2026-11-12T09:00")
     if variant == "none":
-        # A new server: a new IP at the usual hours with the usual model.
+        # A move to a new server: from 2026-11-02 the same traffic comes from a new IP.
+        _base(log, variant, shape=business, end=at("2026-11-02"))
         t = Traffic(rate=40.0 if bucketed else 10.0, shape=business, ip="203.0.113.99")
         log.traffic(t, at("2026-11-02"), end)
         return Scenario(log.rows, as_of=as_of)
+    _base(log, variant, shape=business, end=end)
     n_ips, per_hour = (60, 500) if variant == "clean" else (6, 80)
     rng = random.Random(f"ips-{variant}")
     ips = [f"192.0.2.{rng.randrange(1, 254)}" for _ in range(n_ips)]

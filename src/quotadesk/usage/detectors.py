@@ -40,8 +40,8 @@ from quotadesk.usage.periods import Period
 from quotadesk.usage.profile import Profile, at_day, build_profile, period_sums
 from quotadesk.usage.records import UsageData
 
-DEFAULT_MIN_IMPACT_NANOS = 1_000_000_000
-"""$1: below this a finding does not explain a bill anyone writes in about."""
+DEFAULT_MIN_IMPACT_NANOS = 500_000_000
+"""$0.50: below this a finding does not explain a bill anyone writes in about."""
 
 ANOMALIES = frozenset(
     {

@@ -100,6 +100,8 @@ class Profile:
     model_first: dict[str, datetime] = field(default_factory=dict)
     key_first: dict[str, datetime] = field(default_factory=dict)
     ips: dict[str, IpSeen] = field(default_factory=dict)
+    bucket_hours: int = 1
+    """24 when every row sits at midnight (a daily export), else 1."""
 
     @property
     def hour0(self) -> int:
@@ -190,7 +192,9 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     model_first = _firsts(cells_table, "model")
     key_first = _firsts(cells_table, "key_id")
     ips = _ips(data, scoped)
-    return Profile(data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips)
+    active_days = len(set((h_abs // 24).tolist()))
+    bucket = 24 if active_days >= 3 and bool((h_abs % 24 == 0).all()) else 1
+    return Profile(data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket)
 
 
 def _firsts(cells: Any, column: str) -> dict[str, datetime]:

@@ -28,7 +28,7 @@ from typing import Any
 from quotadesk.money import plain
 from quotadesk.usage.context import Context, day, money, pct, ratio_text, when
 from quotadesk.usage.findings import Evidence, Finding, RootCause, Window
-from quotadesk.usage.profile import Hourly, WindowStats, at_hour, window_stats
+from quotadesk.usage.profile import Hourly, WindowStats, at_day, at_hour, window_stats
 
 BURST_FACTOR = 5.0
 BURST_MIN_EXTRA = 20
@@ -81,8 +81,8 @@ def _prior_median(x: Any, step: int, count: int) -> Any:
         return np.nanmedian(stack, axis=0)
 
 
-def burst_hours(series: Hourly, base: Baseline) -> list[tuple[int, int]]:
-    """Runs ``[start, end)`` of hot hours, merged across short gaps."""
+def burst_hours(series: Hourly, base: Baseline, gap: int = MERGE_GAP_HOURS) -> list[tuple[int, int]]:
+    """Runs ``[start, end)`` of hot hours, merged across gaps of up to ``gap`` hours."""
     import numpy as np
 
     req = series.requests.astype(np.float64)
@@ -90,17 +90,17 @@ def burst_hours(series: Hourly, base: Baseline) -> list[tuple[int, int]]:
     hot = np.flatnonzero(req >= threshold)
     runs: list[tuple[int, int]] = []
     for h in hot.tolist():
-        if runs and h - runs[-1][1] <= MERGE_GAP_HOURS:
+        if runs and h - runs[-1][1] <= gap:
             runs[-1] = (runs[-1][0], h + 1)
         else:
             runs.append((h, h + 1))
     return runs
 
 
-def _merge(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _merge(runs: list[tuple[int, int]], gap: int = MERGE_GAP_HOURS) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for a, b in sorted(runs):
-        if out and a <= out[-1][1] + MERGE_GAP_HOURS:
+        if out and a <= out[-1][1] + gap:
             out[-1] = (out[-1][0], max(out[-1][1], b))
         else:
             out.append((a, b))
@@ -135,11 +135,14 @@ def find_bursts(ctx: Context) -> list[Burst]:
     scope_h = max(0, p.hour_index(ctx.scope.start))
     bases = {key: baseline(series) for key, series in p.by_key.items()}
     total_base = baseline(p.total)
-    runs = burst_hours(p.total, total_base)
+    # Daily exports put a whole day in one midnight row: bursts on adjacent days are one.
+    gap = MERGE_GAP_HOURS if p.bucket_hours == 1 else p.bucket_hours + MERGE_GAP_HOURS
+    runs = burst_hours(p.total, total_base, gap)
     for key, series in p.by_key.items():
-        runs += burst_hours(series, bases[key])
+        runs += burst_hours(series, bases[key], gap)
     bursts: list[Burst] = []
-    for a, b in _merge(runs):
+    for a, b in _merge(runs, gap):
+        b = max(b, a + p.bucket_hours)
         if b - a > MAX_BURST_HOURS or b <= scope_h:
             continue
         sl = slice(a, b)
@@ -190,13 +193,18 @@ def _window(ctx: Context, burst: Burst) -> Window:
     start = at_hour(p.hour0 + burst.start)
     end = at_hour(p.hour0 + burst.end)
     s = burst.stats
-    if s.first is not None and s.last is not None:
+    if p.bucket_hours > 1:
+        return Window(start, at_day(p.day0 + -(-burst.end // 24)))
+    if s.first is not None and s.last is not None and s.last - s.first >= timedelta(minutes=1):
+        # Per-request rows: the burst's own first and last request, not whole hours.
         start, end = max(start, s.first), min(end, s.last + timedelta(seconds=1))
     return Window(start, end)
 
 
 def _span_text(w: Window) -> str:
     last = w.end - timedelta(seconds=1)
+    if w.start.hour == w.start.minute == 0 and w.end - w.start >= timedelta(days=1) and w.end.hour == 0:
+        return f"on {day(w.start)}" if w.end - w.start == timedelta(days=1) else f"from {day(w.start)} to {day(last)}"
     if w.start.date() == last.date():
         return f"on {day(w.start)} between {w.start:%H:%M} and {w.end:%H:%M} UTC"
     return f"from {when(w.start)} to {when(w.end)}"
@@ -208,10 +216,19 @@ def _statuses(stats: WindowStats) -> str:
 
 
 def burst_findings(ctx: Context, bursts: list[Burst], novel_windows: list[Window]) -> list[Finding]:
-    """Runaway-loop / retry-storm findings (and code-bug twins) for bursts above the minimum impact."""
+    """Runaway-loop / retry-storm findings (and code-bug twins) for bursts above the minimum impact.
+
+    A burst must also cost at least half a typical day's spend: a busy hour that adds a
+    few cents to a large account is not what made the bill.
+    """
+    import numpy as np
+
+    daily = ctx.profile.day_total().cost
+    typical_day = int(np.median(daily[daily > 0])) if (daily > 0).any() else 0
+    floor = max(ctx.min_impact_nanos, typical_day // 2)
     out: list[Finding] = []
     for burst in bursts:
-        if burst.excess_cost < ctx.min_impact_nanos:
+        if burst.excess_cost < floor:
             continue
         w = _window(ctx, burst)
         retry = is_retry(burst)
