@@ -101,12 +101,17 @@ def _read(fmt: str, files: list[Path], prices: PriceTable | None, *, show_progre
         disable=not show_progress or not console.is_terminal,
     )
     with progress:
-        task = progress.add_task(f"reading {fmt}", total=len(files))
+        task = progress.add_task(f"reading {fmt}: {files[0].name}", total=len(files))
+        rows = progress.add_task("rows read", total=None)
+        names = iter([f.name for f in files[1:]])
 
         def done(path: Path) -> None:
-            progress.update(task, advance=1, description=f"read {path.name}")
+            progress.update(task, advance=1, description=f"reading {fmt}: {next(names, path.name)}")
 
-        return read_files(fmt, files, prices, on_file=done)
+        def seen(count: int) -> None:
+            progress.update(rows, completed=count, description=f"{count:,} rows read")
+
+        return read_files(fmt, files, prices, on_file=done, on_rows=seen)
 
 
 def _check_files(files: list[Path]) -> None:

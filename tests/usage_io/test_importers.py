@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from quotadesk.billing.pricing import DEFAULT_TABLE
 from quotadesk.errors import InputError, UsageFileError
 from quotadesk.usage.importers import read_files, resolve_format
 from quotadesk.usage.importers.batch import derived_id
@@ -278,3 +279,49 @@ def test_errors_name_the_file_and_json_path(tmp_path: Path) -> None:
         read_files("openai-usage", [path])
     assert err.value.field == f"{path} data[1].results[0].output_tokens"
     assert "negative (-1)" in str(err.value)
+
+
+CLEAN = """ts,request_id,key_id,model,input_tokens,output_tokens,cached_tokens,requests,status,cost,fingerprint,ip
+2026-09-03T10:00:00Z,req_1,key_prod,gpt-4o,1000,200,0,1,200,,fp1,203.0.113.7
+2026-09-03T10:00:05Z,req_2,key_prod,gpt-4o,1000,200,500,1,200,0.004625,fp2,203.0.113.7
+2026-09-03T10:00:06Z,req_3,key_prod,gpt-4o,1000,200,0,1,429,,fp3,203.0.113.7
+2026-10-01T00:00:00+00:00,req_4,key_ci,gpt-4o-mini,100,10,0,3,200,,,
+2026-10-01T00:00:00+00:00,req_5,key_ci,claude-3-5-sonnet-20241022,100,10,7,3,200,-0.5,,
+"""
+
+
+def _clean_contract(tmp_path: Path) -> Path:
+    path = tmp_path / "clean.csv"
+    path.write_text(CLEAN)
+    return path
+
+
+def test_the_bulk_path_gives_the_row_by_row_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from quotadesk.usage.importers import contract
+
+    path = _clean_contract(tmp_path)
+    slow = read_files("contract", [path]).usage
+    monkeypatch.setattr(contract, "FAST_MIN_BYTES", 0)
+    assert contract.read_fast(path, DEFAULT_TABLE) is not None
+    fast = read_files("contract", [path]).usage
+    assert fast.equals(slow)
+    assert slow.num_rows == 5
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda text: text.replace("req_1,", ",", 1),  # an id to derive
+        lambda text: text.replace("gpt-4o-mini", "unpriced-model", 1),  # a model to report
+        lambda text: text.replace("ts,request_id", "ts,environment", 1),  # an extra column to keep
+        lambda text: text.replace(",1000,200,0,1,200,", ",1000,-200,0,1,200,", 1),  # an error to word
+        lambda text: text.replace("2026-09-03T10:00:05Z", "2026-09-03T10:00:05", 1),  # a naive time
+    ],
+)
+def test_the_bulk_path_steps_aside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    from quotadesk.usage.importers import contract
+
+    monkeypatch.setattr(contract, "FAST_MIN_BYTES", 0)
+    path = _clean_contract(tmp_path)
+    path.write_text(change(path.read_text()))
+    assert contract.read_fast(path, DEFAULT_TABLE) is None

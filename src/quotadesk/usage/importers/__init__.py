@@ -23,6 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
+import pyarrow as pa
+
 from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
 from quotadesk.errors import InputError
 from quotadesk.usage.importers.batch import CostBuilder, ImportBatch, RowBuilder
@@ -71,24 +73,37 @@ def read_files(
     prices: PriceTable | None = None,
     *,
     on_file: Callable[[Path], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> ImportBatch:
     """Read ``paths`` in format ``fmt`` into one batch (nothing is written here).
 
     Raises ``UsageFileError`` naming the file, line and field of the first bad value.
-    ``on_file`` is called after each file (progress).
+    Progress: ``on_file`` is called after each file, ``on_rows`` with the count of source
+    rows read so far, every ``batch.PROGRESS_EVERY`` rows.
     """
     name = resolve_format(fmt)
     mod = module(name)
     rows = RowBuilder(mod.SOURCE, DEFAULT_TABLE if prices is None else prices)
+    rows.on_progress = on_rows
     costs = CostBuilder(mod.SOURCE)
+    fast: list[pa.Table] = []
+    fast_read = getattr(mod, "read_fast", None)
     for path in paths:
-        mod.read_file(Path(path), rows, costs)
+        bulk = fast_read(Path(path), rows.prices) if fast_read is not None else None
+        if bulk is not None:
+            fast.append(bulk)
+            rows.read += bulk.num_rows
+            if on_rows is not None:
+                on_rows(rows.read)
+        else:
+            mod.read_file(Path(path), rows, costs)
         if on_file is not None:
             on_file(Path(path))
+    usage = pa.concat_tables([*fast, rows.table()]) if fast else rows.table()
     return ImportBatch(
         fmt=name,
         files=tuple(str(p) for p in paths),
-        usage=rows.table(),
+        usage=usage,
         costs=costs.table(),
         rows_read=rows.read,
         unknown=rows.unknown,

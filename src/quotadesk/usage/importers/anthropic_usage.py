@@ -55,7 +55,7 @@ def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
             if end <= start:
                 raise bloc.at("ending_at").error("not after starting_at")
             for i, res in enumerate(results):
-                rows.read += 1
+                rows.seen()
                 loc = bloc.at("results").at(i)
                 if not isinstance(res, Mapping):
                     raise loc.error("expected a result object")

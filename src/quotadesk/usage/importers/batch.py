@@ -25,7 +25,7 @@ ordinal among identical rows of the file, so two identical rows stay two rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -38,6 +38,7 @@ from quotadesk.usage.log import COLUMNS, COST_SCHEMA, SCHEMA
 
 CACHE_WRITE_5M = Decimal("1.25")
 CACHE_WRITE_1H = Decimal("2")
+PROGRESS_EVERY = 10_000
 MAX_TOKENS = 10**12
 """More tokens than this in one row is a corrupt value, not usage (the records loader's bound)."""
 
@@ -94,12 +95,20 @@ class RowBuilder:
         self.source = source
         self.prices = prices
         self.read = 0
+        self.on_progress: Callable[[int], None] | None = None
         self.empty = 0
         self.notes: list[str] = []
         self._cols: dict[str, list[object]] = {name: [] for name in COLUMNS}
         self._price: dict[str, Price | None] = {}
+        self._rates: dict[str, tuple[int, int, int] | None] = {}
         self._unknown: dict[str, tuple[int, int, str]] = {}
         self._ordinals: dict[str, int] = {}
+
+    def seen(self) -> None:
+        """Count one source row (a result, a line); reports progress every ``PROGRESS_EVERY`` rows."""
+        self.read += 1
+        if self.on_progress is not None and self.read % PROGRESS_EVERY == 0:
+            self.on_progress(self.read)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -188,14 +197,14 @@ class RowBuilder:
         factor: Decimal | None,
     ) -> int | None:
         if model not in self._price:
-            try:
-                self._price[model] = self.prices.get(model) if model else None
-            except UnknownModelError:
-                self._price[model] = None
+            self._learn(model)
         price = self._price[model]
         if price is None:
             return None
         if not write_5m and not write_1h and factor is None:
+            rates = self._rates[model]
+            if rates is not None:  # whole nano-dollars per token: the same exact sum, without Decimal
+                return uncached * rates[0] + output * rates[1] + cached * rates[2]
             return price.cost_nanos(uncached, output, cached)
         with localcontext() as ctx:
             ctx.prec = 60
@@ -210,13 +219,29 @@ class RowBuilder:
                 total *= factor
             return int(total.to_integral_value(rounding=ROUND_HALF_EVEN))
 
+    def _learn(self, model: str) -> None:
+        try:
+            price = self.prices.get(model) if model else None
+        except UnknownModelError:
+            price = None
+        self._price[model] = price
+        self._rates[model] = None
+        if price is not None:
+            per_token = [
+                p * 1000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)
+            ]
+            if all(v == v.to_integral_value() for v in per_token):
+                self._rates[model] = (int(per_token[0]), int(per_token[1]), int(per_token[2]))
+
     @property
     def unknown(self) -> tuple[UnknownModel, ...]:
         out = [UnknownModel(m, rows, reqs, first) for m, (rows, reqs, first) in self._unknown.items()]
         return tuple(sorted(out, key=lambda u: (-u.rows, u.model)))
 
     def table(self) -> pa.Table:
-        return pa.table({name: pa.array(self._cols[name], type=SCHEMA.field(name).type) for name in COLUMNS})
+        return pa.table(
+            {name: pa.array(self._cols[name], type=SCHEMA.field(name).type) for name in COLUMNS}, schema=SCHEMA
+        )
 
 
 class CostBuilder:

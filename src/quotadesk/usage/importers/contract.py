@@ -16,10 +16,15 @@ one from its content (see ``batch``).
 from __future__ import annotations
 
 import csv
+import mmap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quotadesk.billing.pricing import PriceTable
 from quotadesk.money import MoneyError, to_nanos
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
 from quotadesk.usage.importers.fields import (
@@ -36,6 +41,54 @@ from quotadesk.usage.importers.fields import (
 SOURCE = "contract"
 KIND = "usage"
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+FAST_MIN_BYTES = 1 << 20
+"""Files from this size go through the records loader's DuckDB pass first (``read_fast``)."""
+
+
+def read_fast(path: Path, prices: PriceTable) -> pa.Table | None:
+    """A large, clean file validated and costed in one DuckDB pass, or None for the row-by-row path.
+
+    The records loader (``quotadesk.usage.records.load_usage``) applies the same rules in
+    bulk, about six times faster. It is used only when its result is the whole answer: every
+    row has a ``request_id`` and a price or cost, and there is no ``environment`` column.
+    Anything else — an error to locate and word, a model to report, an id to derive —
+    goes row by row.
+    """
+    from quotadesk.errors import UsageFileError
+    from quotadesk.usage.log import SCHEMA
+    from quotadesk.usage.records import load_usage
+
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson", ".parquet") or not path.is_file():
+        return None
+    if path.stat().st_size < FAST_MIN_BYTES or _has_environment(path, suffix):
+        return None
+    try:
+        data = load_usage(None, path, prices)
+    except UsageFileError:
+        return None
+    if data.table is None:
+        return SCHEMA.empty_table()
+    table = data.to_pyarrow(data.table)
+    if pc.any(pc.equal(table.column("request_id"), "")).as_py():
+        return None
+    table = table.append_column("environment", pa.array([""] * table.num_rows, pa.string()))
+    return table.select(SCHEMA.names).cast(SCHEMA)
+
+
+def _has_environment(path: Path, suffix: str) -> bool:
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return "environment" in pq.ParquetFile(path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError):
+            return True  # let the row-by-row path word the error
+    if suffix == ".csv":
+        with path.open("rb") as fh:
+            return b"environment" in fh.readline()
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return mm.find(b'"environment"') >= 0
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
@@ -46,7 +99,7 @@ def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
         )
     source = {"csv": _csv_rows, "jsonl": records, "parquet": _parquet_rows}[kind](path)
     for loc, row in source:
-        rows.read += 1
+        rows.seen()
         _row(loc, row, rows)
 
 
@@ -102,16 +155,16 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
 
 
 def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
-    ts = timestamp(row.get("ts"), loc.at("ts"))
+    ts = timestamp(row.get("ts"), loc, "ts")
     model = text(row, "model", loc, required=True)
-    inp = as_int(row.get("input_tokens"), loc.at("input_tokens"))
-    out = as_int(row.get("output_tokens"), loc.at("output_tokens"))
-    cached = as_int(row.get("cached_tokens"), loc.at("cached_tokens"))
-    requests = as_int(row.get("requests"), loc.at("requests"), default=1, minimum=1)
-    status = as_int(row.get("status"), loc.at("status"), default=200, minimum=None)
+    inp = as_int(row.get("input_tokens"), loc, "input_tokens")
+    out = as_int(row.get("output_tokens"), loc, "output_tokens")
+    cached = as_int(row.get("cached_tokens"), loc, "cached_tokens")
+    requests = as_int(row.get("requests"), loc, "requests", default=1, minimum=1)
+    status = as_int(row.get("status"), loc, "status", default=200, minimum=None)
     if not 100 <= status <= 599:
         raise loc.at("status").error(f"not an HTTP status ({status})")
-    cost = _cost(row.get("cost"), loc.at("cost"))
+    cost = _cost(row.get("cost"), loc)
     key_id = text(row, "key_id", loc)
     fingerprint = text(row, "fingerprint", loc)
     ip = text(row, "ip", loc)
@@ -140,8 +193,8 @@ def _cost(value: Any, loc: Loc) -> int | None:
     """Decimal dollars to nano-dollars exactly; finer than a nano-dollar is refused."""
     if not present(value):
         return None
-    amount = decimal(value, loc)
+    amount = decimal(value, loc, "cost")
     try:
         return to_nanos(amount)
     except MoneyError as exc:
-        raise loc.error(f"finer than a nano-dollar: {value}") from exc
+        raise loc.at("cost").error(f"finer than a nano-dollar: {value}") from exc

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,6 @@ from quotadesk.money import NANOS_PER_DOLLAR
 _INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
 _DECIMAL_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
 _HAS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-_HAS_OFFSET = re.compile(r"([Zz]|[+-]\d{2}(:?\d{2})?)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +184,21 @@ def present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def _where(loc: Loc, field: str | None) -> Loc:
+    return loc.at(field) if field else loc
+
+
 def text(obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False) -> str:
     """A string field ("" when absent and optional); numbers are taken as their text."""
     value = obj.get(name)
+    if type(value) is str:
+        stripped = value.strip()
+        if stripped or not required:
+            return stripped
     if not present(value):
         if required:
             raise loc.at(name).error("missing")
         return ""
-    if isinstance(value, str):
-        return value.strip()
     if isinstance(value, (bool, list, Mapping)):
         raise loc.at(name).error(f"expected text, got {_kind(value)}")
     return str(value)
@@ -203,25 +208,38 @@ def integer(
     obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False, default: int = 0, minimum: int = 0
 ) -> int:
     """A whole count (tokens, requests): an int, an integral decimal or integer text; never negative."""
-    return as_int(obj.get(name), loc.at(name), required=required, default=default, minimum=minimum)
+    return as_int(obj.get(name), loc, name, required=required, default=default, minimum=minimum)
 
 
-def as_int(value: Any, loc: Loc, *, required: bool = False, default: int = 0, minimum: int | None = 0) -> int:
-    if not present(value):
-        if required:
-            raise loc.error("missing")
-        return default
+def as_int(
+    value: Any,
+    loc: Loc,
+    field: str | None = None,
+    *,
+    required: bool = False,
+    default: int = 0,
+    minimum: int | None = 0,
+) -> int:
+    """A whole number at ``loc`` (``.field``), refused below ``minimum``; ``default`` when absent."""
     number: int
-    if isinstance(value, bool):
-        raise loc.error(f"expected an integer, got {_kind(value)}")
-    if isinstance(value, int):
+    kind = type(value)
+    if kind is int:
         number = value
-    elif _integral(value):
+    elif kind is str and value.isdigit():
+        number = int(value)
+    elif not present(value):
+        if required:
+            raise _where(loc, field).error("missing")
+        return default
+    elif isinstance(value, bool):
+        raise _where(loc, field).error(f"expected an integer, got {_kind(value)}")
+    elif isinstance(value, int) or _integral(value):
         number = int(value)
     else:
-        raise loc.error(f"not an integer: {_kind(value)}")
+        raise _where(loc, field).error(f"not an integer: {_kind(value)}")
     if minimum is not None and number < minimum:
-        raise loc.error(f"negative ({number})" if minimum == 0 else f"must be at least {minimum} ({number})")
+        message = f"negative ({number})" if minimum == 0 else f"must be at least {minimum} ({number})"
+        raise _where(loc, field).error(message)
     return number
 
 
@@ -233,23 +251,20 @@ def _integral(value: Any) -> bool:
     return isinstance(value, str) and bool(_INT_TEXT.match(value))
 
 
-def decimal(value: Any, loc: Loc) -> Decimal:
+def decimal(value: Any, loc: Loc, field: str | None = None) -> Decimal:
     """An exact decimal from a JSON number (already a Decimal) or decimal text; floats refused."""
     if isinstance(value, (bool, float)):
-        raise loc.error(f"floating-point money is refused, got {value!r}")
+        raise _where(loc, field).error(f"floating-point money is refused, got {value!r}")
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, str) and _DECIMAL_TEXT.match(value):
-        try:
-            d = Decimal(value.strip())
-        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid text
-            raise loc.error(f"not a decimal amount: {value[:40]!r}") from exc
+        d = Decimal(value.strip())
     else:
-        raise loc.error(f"not a decimal amount: {_kind(value)}")
+        raise _where(loc, field).error(f"not a decimal amount: {_kind(value)}")
     if not d.is_finite():
-        raise loc.error(f"not a finite amount: {value!r}")
+        raise _where(loc, field).error(f"not a finite amount: {value!r}")
     return d
 
 
@@ -265,16 +280,16 @@ def nanos_rounded(amount: Decimal) -> int:
 # --- times ----------------------------------------------------------------------------------------
 
 
-def unix_time(value: Any, loc: Loc) -> datetime:
+def unix_time(value: Any, loc: Loc, field: str | None = None) -> datetime:
     """Unix seconds (an integer) as a UTC datetime."""
-    seconds = as_int(value, loc, required=True, minimum=0)
+    seconds = as_int(value, loc, field, required=True, minimum=0)
     try:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError) as exc:
-        raise loc.error(f"not a unix time in seconds: {seconds}") from exc
+        raise _where(loc, field).error(f"not a unix time in seconds: {seconds}") from exc
 
 
-def timestamp(value: Any, loc: Loc, *, naive_is_utc: bool = False) -> datetime:
+def timestamp(value: Any, loc: Loc, field: str | None = None, *, naive_is_utc: bool = False) -> datetime:
     """An RFC 3339 time as UTC. A time without an offset is refused unless ``naive_is_utc``.
 
     ``naive_is_utc`` is for sources whose convention is UTC without saying so (LiteLLM's
@@ -284,20 +299,22 @@ def timestamp(value: Any, loc: Loc, *, naive_is_utc: bool = False) -> datetime:
         when = value
     else:
         if not present(value) or not isinstance(value, str):
-            raise loc.error(
+            raise _where(loc, field).error(
                 "missing" if not present(value) else f"expected an RFC 3339 time, got {_kind(value)}"
             )
         raw = value.strip()
-        if not _HAS_TIME.match(raw):
-            raise loc.error(f"not an RFC 3339 time: {raw[:40]!r}")
-        if not naive_is_utc and not _HAS_OFFSET.search(raw):
-            raise loc.error(f"time has no UTC offset (naive): {raw[:40]!r}; write it in UTC, e.g. {raw}Z")
+        if len(raw) < 16 or raw[10] not in "Tt " or not _HAS_TIME.match(raw):
+            raise _where(loc, field).error(f"not an RFC 3339 time: {raw[:40]!r}")
         try:
-            when = datetime.fromisoformat(raw.replace("z", "Z").replace("t", "T"))
+            when = datetime.fromisoformat(raw if raw[10] != "t" and raw[-1] != "z" else raw.upper())
         except ValueError as exc:
-            raise loc.error(f"not an RFC 3339 time: {raw[:40]!r}") from exc
+            raise _where(loc, field).error(f"not an RFC 3339 time: {raw[:40]!r}") from exc
+        if when.tzinfo is None and not naive_is_utc:
+            raise _where(loc, field).error(
+                f"time has no UTC offset (naive): {raw[:40]!r}; write it in UTC, e.g. {raw}Z"
+            )
     if when.tzinfo is None:
         if not naive_is_utc:
-            raise loc.error("time has no UTC offset (naive)")
+            raise _where(loc, field).error("time has no UTC offset (naive)")
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)

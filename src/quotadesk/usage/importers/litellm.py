@@ -55,7 +55,7 @@ _ENVIRONMENTS = {
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
     source = _csv_rows(path) if path.suffix.lower() == ".csv" else records(path)
     for loc, row in source:
-        rows.read += 1
+        rows.seen()
         _row(loc, row, rows)
     rows.note("LiteLLM spend logs have no cached-token counts (cached = 0)")
 
@@ -84,7 +84,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
 
 def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
     request_id = text(row, "request_id", loc, required=True)
-    ts = timestamp(row.get("startTime"), loc.at("startTime"), naive_is_utc=True)
+    ts = timestamp(row.get("startTime"), loc, "startTime", naive_is_utc=True)
     model = text(row, "model", loc) or text(row, "model_group", loc)
     prompt = integer(row, "prompt_tokens", loc)
     completion = integer(row, "completion_tokens", loc)
@@ -92,7 +92,7 @@ def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
     status = _status(text(row, "status", loc), metadata, loc)
     cost = None
     if present(row.get("spend")):
-        spend = decimal(row.get("spend"), loc.at("spend"))
+        spend = decimal(row.get("spend"), loc, "spend")
         if spend < 0:
             raise loc.at("spend").error(f"negative ({spend})")
         cost = nanos_rounded(spend)

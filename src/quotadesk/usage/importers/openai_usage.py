@@ -46,7 +46,7 @@ def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
             if end <= start:
                 raise bloc.at("end_time").error("not after start_time")
             for i, result in enumerate(results):
-                rows.read += 1
+                rows.seen()
                 _result(bloc.at("results").at(i), result, start, end, rows)
     rows.note(
         "bucketed export: no statuses, request bodies or IPs, so retry storms and compromise cannot be seen"
