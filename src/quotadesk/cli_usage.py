@@ -250,6 +250,12 @@ def explain_command(
             "--as-of", help="Explain as of this time (RFC 3339; default: end of the period, or now)."
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", help="Books database URL: read the org's API keys and invoices from it (with --org)."
+        ),
+    ] = None,
     min_impact: Annotated[
         str | None,
         typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 1.00)."),
@@ -281,6 +287,8 @@ def explain_command(
             if not org:
                 raise InputError("give --org ORG (the stored log) or usage files", "--org")
             data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a)
+            if db:
+                keys, invoices = _from_books(db, org, keys, invoices)
         result = explain(data, p, a, as_of=when, keys=keys, invoices=invoices, min_impact_nanos=floor)
         out = to_json(result)
         out.update(extra)
@@ -332,6 +340,38 @@ def _from_files(
     notes = list(batch.notes)
     notes += [f"{u.model or '(none)'}: {u.rows} rows not costed (no price)" for u in batch.unknown]
     return data, extra, notes
+
+
+def _from_books(
+    url: str, org: str, keys: list[Any], invoices: list[dict[str, Any]]
+) -> tuple[list[Any], list[Any]]:
+    """The org's keys and invoices from the books, then what the log adds (keys it alone knows,
+    costs the provider reported)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from quotadesk.errors import NotFoundError
+    from quotadesk.store.books import Books
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputError(f"not a database URL: {url!r}", "--db") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).is_file():
+        raise InputError(f"no books at {parsed.database} (run quotadesk init)", "--db")
+    try:
+        books = Books.open(url, migrate=False)
+        try:
+            account = books.organization(org)
+        finally:
+            books.close()
+    except NotFoundError:
+        raise
+    except (SQLAlchemyError, QuotadeskError) as exc:
+        raise InputError(f"cannot read the books: {str(exc).splitlines()[0][:200]}", "--db") from exc
+    known = {k.id for k in account.api_keys}
+    merged_keys: list[Any] = [*account.api_keys, *(k for k in keys if k["id"] not in known)]
+    return merged_keys, [*account.invoices, *invoices]
 
 
 def _from_log(

@@ -418,3 +418,51 @@ def test_explain_refusals(tmp_path: Path, args: list[str], message: str) -> None
     result = invoke("explain", *args, "--usage-dir", tmp_path)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stdout == ""
+
+
+def test_reported_costs_reach_the_discrepancy_detector(tmp_path: Path) -> None:
+    """OpenAI reported $12.7725 for 1–2 October 2025; the usage log costs $10.4425: a $2.33 gap."""
+    import_json(tmp_path, "openai-usage", FIX / "openai_usage_grouped.json")
+    import_json(tmp_path, "openai-costs", FIX / "openai_costs_grouped.json")
+    result = invoke("explain", "--org", "acme", "--usage-dir", tmp_path, "--period", "2025-10", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    [rec] = out["reconciliation"]
+    assert (rec["reported"], rec["usage"], rec["difference"]) == ("12.7725", "10.4425", "2.33")
+    [gap] = [f for f in out["findings"] if f["root_cause"] == "billing_discrepancy"]
+    assert gap["impact"] == "2.33"
+    assert out["total"] == "10.4425"
+
+
+def test_keys_and_invoices_from_the_books(tmp_path: Path, synth_file: Path) -> None:
+    from datetime import UTC, datetime
+
+    from quotadesk.store.access import SYSTEM
+    from quotadesk.store.books import Books
+
+    url = f"sqlite:///{tmp_path}/books.db"
+    books = Books.open(url)
+    books.create_org(SYSTEM, datetime(2026, 7, 1, tzinfo=UTC), org_id="acme")
+    books.close()
+    import_json(tmp_path / "log", "contract", synth_file)
+    ok = invoke(
+        "explain",
+        "--org",
+        "acme",
+        "--usage-dir",
+        tmp_path / "log",
+        "--period",
+        "2026-10",
+        "--db",
+        url,
+        "--json",
+    )
+    assert ok.exit_code == 0, ok.output
+    _check_report(json.loads(ok.stdout), "2026-10", "2026-09")
+    args = ["explain", "--org", "acme", "--usage-dir", tmp_path / "log", "--period", "2026-10", "--db"]
+    missing = invoke(*args, f"sqlite:///{tmp_path}/missing.db")
+    assert missing.exit_code == 2 and "--db: no books at" in missing.stderr
+    assert not (tmp_path / "missing.db").exists()
+    (tmp_path / "empty.db").write_bytes(b"")
+    empty = invoke(*args, f"sqlite:///{tmp_path}/empty.db")
+    assert empty.exit_code == 2 and "--db: cannot read the books" in empty.stderr
