@@ -67,6 +67,45 @@ def test_negated_phrases_count_against(text: str, not_intent: str) -> None:
     assert s.intent == "payment_failure"
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # quota words: a billing cut-off, unless the customer names a free tier, trial or free use
+        ("insufficient_quota on every call", "payment_failure"),
+        ("insufficient_quota on every call, i want to use it free", "free_tier"),
+        ("quota exceeded on the free tier", "free_tier"),
+        ("why do i get exceeded your current quota when i have never even used the api", "payment_failure"),
+        # a phrase with its own negation owns its span: "free tier" inside it is not negated
+        ("429: this model does not have a free quota tier, on a Tier 1 paid account", "free_tier"),
+        ("we are not on the free tier, the card was declined", "payment_failure"),
+        # model access and card-gating read as the tier
+        ("The model `gpt-4` does not exist or you do not have access to it", "free_tier"),
+        ("added a credit card and bought $25 but the site still asks me to add a credit card", "free_tier"),
+        ("Do I need to set a credit card to use gpt-3.5? a payment method must be added", "free_tier"),
+        # buying credits fails
+        ("unable to purchase API credits, payment fails with 'did not go through'", "payment_failure"),
+        # per-key and workspace caps are spending limits
+        ("My API key limit was reached, created a new key, same error", "spending_limit"),
+        ("You have reached your specified workspace API usage limits", "spending_limit"),
+        # money stories
+        ("Huge Gemini API bill, I got billed around $140", "unexpected_high_bill"),
+        ("~$758 unintended API charges overnight", "unexpected_high_bill"),
+        (
+            "rate limit of 30,000 input tokens per minute; a higher tier deposit unlocks higher throughput",
+            "rate_limit",
+        ),
+        # rates stated as figures
+        ("rate limited to 10/min on the trial key", "rate_limit"),
+        ("blocked after about 30 requests a day", "rate_limit"),
+        # capacity
+        ("Server Busy after the first response", "provider_outage"),
+    ],
+)
+def test_real_wording(text: str, intent: str) -> None:
+    s = extract_signals("", text, [], NOW, intent_model="rules")
+    assert s.intent == intent, s.intents
+
+
 def test_negation_stays_in_its_clause() -> None:
     norm = it.normalise("No errors in our logs, but we hit the rate limit at peak")
     assert "rate_limited" in it.find_claims(norm)

@@ -92,6 +92,10 @@ def test_attached_error_keeps_its_pointer_and_seen_at() -> None:
             [529],
         ),
         ("litellm.RateLimitError: OpenAIException - You exceeded your current quota", [429]),
+        (
+            "openai.error.InvalidRequestError: The model `gpt-4` does not exist or you do not have access to it.",
+            [400],
+        ),
         ("we have 200 users and pay $402 a month", []),
         ("bill went from 500 USD to 4,000 USD", []),
     ],
@@ -178,6 +182,16 @@ def test_org_ids_models_amounts_times() -> None:
         ("an ex-colleague's key", {"member_left"}),
         ("the key was revoked", {"key_problem"}),
         ("too many requests", {"rate_limited"}),
+        ("3 different cards all decline", {"card_problem"}),
+        ("every payment method declines on org billing", {"card_problem"}),
+        ("i want to use it free, like the app", {"expects_free"}),
+        ("I thought Gemini CLI was free", {"expects_free"}),
+        ("generate_content_free_tier_requests, limit: 0", {"mentions_trial"}),
+        ("The server is busy. Please try again later.", {"says_outage"}),
+        ("Unexpected API charges: I lost 300 USD in seconds", {"says_bill_high"}),
+        ("my credit is decreasing very quickly", {"says_bill_high"}),
+        ("this burnt through £25 of credit in minutes", {"says_bill_high"}),
+        ("Rate limit reached on tokens per day (TPD)", {"rate_limited"}),
     ],
 )
 def test_claims(text: str, claims: set[str]) -> None:
@@ -201,6 +215,11 @@ def test_claims(text: str, claims: set[str]) -> None:
             "payment_failure",
         ),
         ("hello there", [], "unknown"),
+        (
+            "openai.error.InvalidRequestError: The model `gpt-4` does not exist or you do not have access to it.",
+            [],
+            "free_tier",
+        ),
     ],
 )
 def test_intent_combines_text_and_errors(text: str, attachments: list[dict[str, Any]], intent: str) -> None:

@@ -45,6 +45,9 @@ MIN_SCORE = 1.5  # below this much evidence the ticket does not say what it is a
 # "Limit" words that fit a spending limit and a rate limit alike; they count for the spending
 # limit unless the ticket speaks of rates (RPM, TPM, "rate limit", "too many requests").
 GENERIC_LIMIT = "limit_words"
+# "Quota exceeded" words: the prepaid cut-off, unless the ticket says the account is a free or trial
+# one, where the same words mean the free grant or tier ran out (as an interpreted error does).
+QUOTA_WORDS = "quota_words"
 AMOUNT_WEIGHTS = {1: 0.5, 2: 2.0}  # distinct amounts quoted: "it was $40, now $800" is a bill story
 
 
@@ -119,7 +122,8 @@ _COST = (
 _UP = (
     r"\b(?:explod\w*|jump\w*|spik\w*|doubl\w*|tripl\w*|quadrupl\w*|\d+x|through the roof|fortune|too much"
     r"|tanto|far above|way above|above (?:our |the )?(?:forecast|budget)|climb\w*|skyrocket\w*|went up|gone up"
-    r"|increased|higher|insane|absurd\w*|crazy|ridiculous|disparo|triplicou|dobrou|explodiert|gestiegen|naik"
+    r"|increased|higher(?! (?:throughput|limits?|tiers?|rate|quota))|insane|absurd\w*|crazy|ridiculous|huge|massive"
+    r"|enormous|catastrophic|astronomical|disparo|triplicou|dobrou|explodiert|gestiegen|naik"
     r"|membengkak|fraction of|seems off|is off|does not match|do not match|way bigger|much bigger)\b"
 )
 _ACCOUNT = r"\b(?:account|org|organi[sz]ation|conta|cuenta|compte|konto|akun|workspace)\b"
@@ -259,19 +263,27 @@ CLAIMS: tuple[Pattern, ...] = (
     ),
     _p(
         "card_problem",
-        r"\bcard\b.{0,40}\b(?:declined|expired|rejected|refused|decline|failing|failed|bounced)"
+        r"\bcards?\b.{0,40}\b(?:declined|expired|rejected|refused|decline|failing|failed|bounced)"
+        r"|\bpayment methods? (?:\w+ ){0,2}(?:declin\w*|fail\w*|rejected|refused)"
         r"|(?:declined|expired|rejected) (?:\w+ )?card|tarjeta.{0,30}rechazad|cartao.{0,20}recusad"
         r"|cobranca recusada|carte.{0,30}refusee|karte.{0,30}abgelehnt|kartu.{0,30}ditolak|decline ho"
         r"|card_declined|expired_card|insufficient_funds|processing error",
     ),
     _p(
         "mentions_trial",
-        r"\btrial\b|\bprueba gratis|\bteste gratis|\btestphase|\bessai gratuit|\bfree tier\b",
+        r"\btrial\b|\bprueba gratis|\bteste gratis|\btestphase|\bessai gratuit|\bfree tier\b"
+        r"|(?:_|\b)free_?tier_(?:requests|input|tokens?)",
     ),
     _p(
         "mentions_free_credits",
         r"\bfree (?:credits|credit|grant|quota|tier|plan|account)|\bgratis\b|\bgratuit"
         r"|kostenlos|sign[- ]?up (?:credits|grant|bonus)|free_tier|free \$\d",
+    ),
+    _p(
+        "expects_free",
+        r"\b(?:use|using|try|call) (?:it|the api|this|them) (?:for )?free\b|\bfor free\b|\bfree of charge"
+        r"|\b(?:thought|assumed|believed|expected|supposed) (?:\w+ ){0,3}(?:was|is|be|were) free\b"
+        r"|\bwithout paying|\b(?:is|was) (?:it|the api|this) (?:not )?free\b",
     ),
     _p("mentions_limit", r"\blimite?s?\b|\bcap\b|\bbudget\b|\bbatas\b|limit\w*"),
     _p(
@@ -313,6 +325,7 @@ CLAIMS: tuple[Pattern, ...] = (
         "says_outage",
         r"\b(?:is|api|service|server|everything|site|console)\s(?:is\s)?(?:down|offline)\b|\boutage"
         r"|\bcaida\b|\bfora do ar|\ben panne|\bausgefallen|\blagi down|\bdown hai|\bdown\?|\bdown for"
+        r"|\b(?:server|servers|service) (?:is |are )?(?:busy|overloaded)|\b(?:experiencing|under) (?:high|heavy) (?:demand|load)"
         r"|100% error|(?:error|http|status|code|getting|got|returns?|with|erro|erreur|fehler)\W{0,3}5(?:0[0234]|29)\b"
         r"|\b5(?:0[0234]|29) (?:error|service|bad|internal|gateway|overloaded|everywhere|em|partout)|service unavailable|overloaded|incident\b|bad gateway|gateway timeout"
         r"|internal server error|server had an error|status page|elevated errors|connection (?:error|refused)"
@@ -333,7 +346,14 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\d+x (?:higher|more)"
         r"|muchisimo mas|viel zu hoch|above budget|more than (?:expected|usual)|charges are"
         r"|(?:much|way|far|\d+x|times|a lot|lot) (?:higher|more|bigger|larger) than|billing is (?:wrong|incorrect)"
-        r"|(?:way |far |much )?more tokens than|amount charged|"
+        r"|(?:way |far |much )?more tokens than|amount charged"
+        r"|\b(?:unexpected|unintended|surprise|unexplained|unrecognized|huge|massive|catastrophic) (?:\w+ ){0,2}"
+        r"(?:charges?|bill|billing|costs?|spend|invoice|consumption)"
+        r"|\bbilled (?:\w+ ){0,2}(?:[$£€]\s?\d|\d[\d,.]* ?(?:usd|eur|dollars))"
+        r"|\bcharged (?:us |me |my \w+ )?(?:around |about |over |almost |nearly )?(?:[$£€]\s?\d|\d[\d,.]* ?(?:usd|eur|dollars))"
+        r"|\b(?:burn\w*|blew|blown|went) through (?:\w+ ){0,2}(?:[$£€]\s?\d|\d|credits?|balance|budget)"
+        r"|\bcredits? (?:\w+ ){0,2}(?:decreas|drain|burn|disappear|deplet|vanish)\w* (?:\w+ )?(?:fast|quickly|rapidly|quick)"
+        r"|\bbudget alerts?|\d[\d,.']*% increase in (?:usage|costs?|spend|billing)|\blost (?:[$£€]\s?\d|\d[\d,.]* ?(?:usd|eur|dollars))|"
         + _near(_COST, _UP, 40)
         + "|"
         + _near(r"\busage\b", r"\b(?:jump\w*|\d+x|explod\w*|spik\w*|doubl\w*|tripl\w*|skyrocket\w*)\b", 30),
@@ -382,7 +402,7 @@ CLAIMS: tuple[Pattern, ...] = (
     _p(
         "rate_limited",
         r"\brate limit|\btoo many requests|\b429\b.{0,40}\bpeak|\bpeak\b.{0,40}\b429\b|\bthrottl"
-        r"|\b(?:rpm|tpm|rpd|rps)\b|tokens?[- ]per[- ]min|requests?[- ]per[- ](?:min|day|second|hour)|demasiadas solicitudes"
+        r"|\b(?:rpm|tpm|rpd|rps|tpd)\b|tokens?[- ]per[- ](?:min|day)|requests?[- ]per[- ](?:min|day|second|hour)|demasiadas solicitudes"
         r"|muitas requisicoes|trop de requetes|zu viele anfragen|slow down|\bconcurrency limit"
         r"|(?:requests?|solicitudes|requisicoes|anfragen|requetes|token)\s?(?:\w+ )?(?:limit|limite)"
         r"|(?:limite|limit) (?:de |of )?(?:solicitudes|requisicoes|requests|requetes)|"
@@ -398,6 +418,7 @@ CLAIM_WEIGHTS: Mapping[str, Mapping[str, float]] = {
     "card_problem": {"payment_failure": 3.0},
     "mentions_trial": {"free_tier": 3.0},
     "mentions_free_credits": {"free_tier": 2.5},
+    "expects_free": {"free_tier": 2.0},
     "mentions_limit": {GENERIC_LIMIT: 0.75},
     "mentions_invoice": {"unexpected_high_bill": 0.5},
     "mentions_auto_recharge": {"payment_failure": 1.5},
@@ -421,15 +442,17 @@ INTENT_RULES: tuple[Pattern, ...] = (
     # payment_failure: the cut-off of a prepaid or invoiced account
     _p(
         "payment_failure",
-        r"insufficient[_ ](?:quota|credits?|funds|balance)|exceeded your current quota"
-        r"|check your plan and billing",
+        r"insufficient[_ ](?:credits?|funds|balance)",
         3.0,
     ),
-    _p("payment_failure", r"\bquota exceeded|\bexceeded (?:\w+ ){0,2}quota", 2.0),
+    _p(QUOTA_WORDS, r"insufficient[_ ]quota|exceeded your current quota|check your plan and billing", 3.0),
+    _p(QUOTA_WORDS, r"\bquota exceeded|\bexceeded (?:\w+ ){0,2}quota", 2.0),
     _p(
         "payment_failure",
         _near(r"\bcheckout|\badd(?:ing)? funds|\bcards?\b|\bpurchase", r"\bfail\w*|\bdeclin\w*|\berror", 40)
-        + r"|credit\w* (?:\w+ )?(?:not|nao|no) (?:\w+ )?(?:appear\w*|show\w*|aparec\w*|arrived|credited|reflected)",
+        + r"|credit\w* (?:\w+ )?(?:not|nao|no) (?:\w+ )?(?:appear\w*|show\w*|aparec\w*|arrived|credited|reflected)"
+        r"|\b(?:unable to|can not|could not|failed to|fail to) (?:purchase|buy|add|top up|recharge|pay for|load)"
+        r" (?:\w+ ){0,2}(?:credits?|balance|funds)",
         2.5,
         negatable=False,
     ),
@@ -451,7 +474,8 @@ INTENT_RULES: tuple[Pattern, ...] = (
     ),
     _p(
         "payment_failure",
-        r"\bpayment (?:\w+ )?(?:failed|declined|bounced|did not go through|error|required)"
+        r"\bpayments? (?:\w+ ){0,2}(?:fails?|failed|failing|declined|bounced|did not go through|error|required)"
+        r"|\b(?:payment|charge|transaction|purchase|top up|card)\b[^.?!\n]{0,40}\bdid not go through"
         r"|payment_failed|\bpagamento\b|\bpago (?:rechazado|fallido)|\b402\b|billing[_ ]error"
         r"|billing_not_active|billing (?:is )?not active|check your billing details",
         2.5,
@@ -500,6 +524,14 @@ INTENT_RULES: tuple[Pattern, ...] = (
     ),
     _p("spending_limit", _near(_LIMIT, _MONTHLY, 25), 2.0),
     _p(
+        "spending_limit",
+        r"\bkeys?(?:'s)? (?:\w+ )?limit (?:was |is |has been |got )?(?:reached|exceeded|hit)|\bkey limit exceeded"
+        r"|\blimit exceeded \((?:monthly|total|daily|weekly) limit\)|\bworkspace (?:api )?(?:usage |spend )?limits?"
+        r"|\bkey with a higher (?:\w+ )?limit",
+        3.0,
+        negatable=False,
+    ),
+    _p(
         GENERIC_LIMIT,
         r"\b(?:hit|reached|reach|exceeded|hitting|atingi|alcanzado|atteint|erreicht|kena)\b"
         r".{0,25}\b(?:limit|cap|budget|limite)",
@@ -542,6 +574,18 @@ INTENT_RULES: tuple[Pattern, ...] = (
     ),
     _p(
         "free_tier",
+        r"\b(?:does not|do not|did not) have (?:a |any )?free (?:quota )?tier|\bno free (?:quota )?tier for"
+        r"|(?:_|\b)free_?tier_(?:requests|input|tokens?|input_token)"
+        r"|\bdoes not exist or you do not have access|\b(?:you|i|we) do not have access to (?:it|this model|the model|gpt)"
+        r"|\b(?:payment method|credit card|card)\b[^.?!]{0,40}\b(?:required|needed|must be added|shall be added|to be added)"
+        r"|\b(?:still|continues?|keeps?|again) (?:to )?(?:\w+ )?(?:ask\w*|requir\w*|request\w*|prompt\w*) (?:me |us )?"
+        r"(?:to )?(?:add|for|enter) (?:a )?(?:credit |debit )?card"
+        r"|" + _near(r"\badded (?:a |my |the )?(?:credit |debit )?card", r"\bstill\b", 80),
+        2.5,
+        negatable=False,
+    ),
+    _p(
+        "free_tier",
         r"\b(?:free|trial|gratis|gratuit\w*|kostenlos\w*|sign ?up|signup|welcome) (?:\w+ )?(?:credits?"
         r"|grant|quota|guthaben|creditos|kredit)\b",
         1.5,
@@ -549,7 +593,7 @@ INTENT_RULES: tuple[Pattern, ...] = (
     _p(
         "free_tier",
         r"\bgrant\b.{0,30}(?:expired|used up|gone|exhausted)|\bcredits (?:\w+ )?(?:expired|expire)\b"
-        r"|(?:do|does) (?:i|we) need to (?:pay|add)|\bsign(?:ed)? ?up\b|\bregistered",
+        r"|(?:do|does) (?:i|we) (?:need|have) to (?:pay|add|set|enter|link|put|provide)|\bsign(?:ed)? ?up\b|\bregistered",
         1.5,
     ),
     # refund_request
@@ -583,6 +627,15 @@ INTENT_RULES: tuple[Pattern, ...] = (
         1.5,
     ),
     _p("rate_limit", r"\b429\b", 1.0),
+    _p(
+        "rate_limit",
+        r"\d[\d,.]*\s?(?:k )?(?:/ ?(?:min|minute|sec|second|s|day|hour)\b"
+        r"|(?:input |output )?(?:requests?|calls?|tokens?|rpm|tpm|messages?) (?:a|per|/|each) ?(?:minute|min|second|sec|day|hour)\b)"
+        r"|\bafter (?:about |only |just |roughly )?\d+ (?:requests|calls|messages|prompts)"
+        r"|\btokens? per (?:minute|day)|\b(?:tpd|rpd)\b",
+        1.5,
+        negatable=False,
+    ),
     # provider_outage
     _p(
         "provider_outage",
@@ -619,7 +672,9 @@ RULE_INTENT: Mapping[Rule, str] = {
     Rule.OVERLOADED: "provider_outage",
 }
 ERROR_WEIGHT = 4.0  # an interpreted error (times its confidence) outweighs one phrase, not a story
-FREE_CONTEXT = frozenset({"new_account", "mentions_trial", "mentions_free_credits"})
+FREE_CONTEXT = frozenset({"new_account", "mentions_trial", "mentions_free_credits", "expects_free"})
+# The claims that make quota words mean the free grant: the customer names the free tier or trial.
+FREE_WORDS = frozenset({"mentions_trial", "mentions_free_credits", "expects_free"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -632,12 +687,25 @@ class ErrorEvidence:
 
 
 def _scan(patterns: Iterable[Pattern], text: str) -> dict[str, float]:
-    """Sum of weights per target; a phrase found only under negation counts half against it."""
+    """Sum of weights per target; a phrase found only under negation counts half against it.
+
+    A phrase that carries its own negation ("does not have a free tier", "no payment method")
+    owns its span: a plainer phrase of the same target inside it ("free tier") is not negated
+    by the "not" that the owning phrase already read.
+    """
+    pats = tuple(patterns)
+    owned: dict[str, list[tuple[int, int]]] = {}
+    for pat in pats:
+        if not pat.negatable:
+            spans = [m.span() for m in pat.regex.finditer(text)]
+            if spans:
+                owned.setdefault(pat.target, []).extend(spans)
     out: dict[str, float] = {}
-    for pat in patterns:
+    for pat in pats:
         hit = negated = False
+        mine = owned.get(pat.target, ())
         for m in pat.regex.finditer(text):
-            if pat.negatable and _negated(text, m.start()):
+            if pat.negatable and _negated(text, m.start()) and not any(a <= m.start() < b for a, b in mine):
                 negated = True
                 continue
             hit = True
@@ -662,7 +730,7 @@ def classify(
     first entry is the intent unless its raw evidence is below ``MIN_SCORE``, in which case
     the ranking is empty and the ticket's intent is unknown.
     """
-    raw = dict.fromkeys((*INTENTS, GENERIC_LIMIT), 0.0)
+    raw = dict.fromkeys((*INTENTS, GENERIC_LIMIT, QUOTA_WORDS), 0.0)
     for target, w in _scan(INTENT_RULES, norm).items():
         raw[target] += w
     for claim in claims:
@@ -671,6 +739,7 @@ def classify(
     generic = raw.pop(GENERIC_LIMIT)
     if "rate_limited" not in claims:
         raw["spending_limit"] += generic
+    raw["free_tier" if claims & FREE_WORDS else "payment_failure"] += raw.pop(QUOTA_WORDS)
     raw["unexpected_high_bill"] += AMOUNT_WEIGHTS.get(min(amounts, 2), 0.0)
     errors = tuple(errors)
     if any(

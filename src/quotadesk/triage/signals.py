@@ -101,14 +101,16 @@ KNOWN_STATUSES = frozenset({400, 401, 402, 403, 404, 408, 409, 413, 422, 429, 50
 _EXCEPTION_STATUS = {
     "ratelimiterror": 429, "resourceexhausted": 429, "toomanyrequests": 429,
     "authenticationerror": 401, "unauthenticated": 401, "permissiondeniederror": 403, "permissiondenied": 403,
-    "badrequesterror": 400, "invalidargument": 400, "notfounderror": 404, "internalservererror": 500,
+    "badrequesterror": 400, "invalidrequesterror": 400, "invalidargument": 400, "notfounderror": 404,
+    "internalservererror": 500,
     "serviceunavailable": 503, "serviceunavailableerror": 503, "overloadederror": 529,
     "apiconnectionerror": None, "apitimeouterror": None, "budgetexceedederror": 400,
 }  # fmt: skip
 _EXCEPTION_RE = re.compile(
     r"\b(?:(?:openai|anthropic|litellm|google\.api_core\.exceptions|groq|mistralai|cohere|together)\.)?"
     r"(?P<exc>RateLimitError|ResourceExhausted|TooManyRequests|AuthenticationError|Unauthenticated"
-    r"|PermissionDeniedError|PermissionDenied|BadRequestError|InvalidArgument|NotFoundError|InternalServerError"
+    r"|PermissionDeniedError|PermissionDenied|BadRequestError|InvalidRequestError|InvalidArgument|NotFoundError"
+    r"|InternalServerError"
     r"|ServiceUnavailable(?:Error)?|OverloadedError|APIConnectionError|APITimeoutError|BudgetExceededError)\b"
 )
 _SDK_CODE_RE = re.compile(r"\b(?:error|status)[ _]?code\s*[:=]?\s*(?P<st>[1-5]\d\d)\b", re.I)
