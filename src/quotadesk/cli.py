@@ -148,7 +148,14 @@ def _register_books() -> None:
     app.command("init")(init_command)
 
 
+def _register_usage() -> None:
+    from quotadesk.cli_usage import usage_app
+
+    app.add_typer(usage_app, name="usage", help="The usage log: import real exports, explain a bill.")
+
+
 _register_books()
+_register_usage()
 
 
 def main() -> None:
