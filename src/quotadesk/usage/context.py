@@ -93,7 +93,7 @@ class Context:
 
     def key_source(self, key_id: str) -> str:
         k = self.key(key_id)
-        return f"/account/api_keys/{k.index}" if k is not None else self.source
+        return f"/account/api_keys/{k.index}" if k is not None and k.index >= 0 else self.source
 
 
 def _enum_text(value: Any) -> str | None:

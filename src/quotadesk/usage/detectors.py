@@ -30,6 +30,7 @@ from quotadesk.errors import InputError
 from quotadesk.usage import account, shifts, spikes
 from quotadesk.usage.context import (
     Context,
+    KeyInfo,
     normalize_incidents,
     normalize_invoices,
     normalize_keys,
@@ -253,7 +254,7 @@ def _context(
         current=current,
         previous=previous,
         against=_against(current, previous, as_of),
-        keys=normalize_keys(keys),
+        keys=_with_unlisted(normalize_keys(keys), profile),
         invoices=normalize_invoices(invoices),
         incidents=normalize_incidents(incidents),
         log_text=log_text,
@@ -261,6 +262,13 @@ def _context(
         min_impact_nanos=min_impact,
         source=profile.data.source,
     )
+
+
+def _with_unlisted(keys: tuple[KeyInfo, ...], profile: Profile) -> tuple[KeyInfo, ...]:
+    """Keys in the log that the books do not list, with an environment guessed from the id."""
+    listed = {k.id for k in keys}
+    extra = normalize_keys([{"id": k} for k in sorted(profile.by_key) if k and k not in listed])
+    return keys + tuple(KeyInfo(k.id, k.name, k.environment, -1, True) for k in extra)
 
 
 def _run(errors: list[str], name: str, fn: Callable[[], list[Finding]]) -> list[Finding]:

@@ -182,8 +182,14 @@ def find_bursts(ctx: Context) -> list[Burst]:
 
 
 def is_retry(burst: Burst) -> bool:
+    """Mostly failing, or the same bodies again and again; but new bodies are new work.
+
+    A loop that runs into rate limits fails a lot too; when the rows carry fingerprints and
+    nearly every body is different, it is a loop, not retries.
+    """
     s = burst.stats
-    if burst.failing_share >= FAILING_SHARE:
+    new_work = s.fingerprinted >= 20 and s.distinct_bodies >= 0.8 * s.fingerprinted
+    if burst.failing_share >= FAILING_SHARE and not new_work:
         return True
     return s.fingerprinted > 0 and s.repeated_share >= REPEAT_SHARE and burst.failing_share >= 0.2
 
