@@ -99,3 +99,18 @@ def test_old_usage_is_history_not_a_finding() -> None:
     report = analyse(load_usage(log.rows, None), as_of=AS_OF)
     assert report.findings == ()
     assert report.months[0].period.label == "2026-07"
+
+
+def test_a_nightly_ci_job_on_a_ci_key_is_a_schedule_not_a_loop() -> None:
+    log = Log(random.Random(19), bucketed=False)
+    log.traffic(Traffic(rate=10, shape=business), START, END)
+    day = at("2026-10-06T02:00")
+    while day < END:
+        log.loop(day, 1, 700, key="key_ci", model="gpt-4o", ip="198.51.100.9")
+        day += timedelta(days=1)
+    keys = [*KEYS, {"id": "key_ci", "name": "github actions", "environment": "ci"}]
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=keys)
+    top = report.top(HIGH_BILL_CAUSES)
+    assert top is not None and top.root_cause is RootCause.DEV_KEY_IN_PRODUCTION, report.findings
+    assert "CI job" in " ".join(e.fact for e in top.evidence)
+    assert report.top([RootCause.RUNAWAY_LOOP]) is None

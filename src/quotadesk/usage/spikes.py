@@ -177,8 +177,23 @@ def find_bursts(ctx: Context) -> list[Burst]:
                 stats=stats,
             )
         )
+    bursts = _drop_schedules(bursts)
     bursts.sort(key=lambda x: -x.excess_cost)
     return bursts
+
+
+def _drop_schedules(bursts: list[Burst]) -> list[Burst]:
+    """A burst that recurs at the same hour on 3+ days is a schedule (a cron or CI job), not a loop.
+
+    The same-hour baseline only learns a new daily job after a week, so its first runs
+    would otherwise each look like a burst.
+    """
+    groups: dict[tuple[str, int], list[Burst]] = {}
+    for b in bursts:
+        if b.end - b.start <= 6 and b.keys:
+            groups.setdefault((b.keys[0][0], b.start % 24), []).append(b)
+    scheduled = {id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group}
+    return [b for b in bursts if id(b) not in scheduled]
 
 
 def is_retry(burst: Burst) -> bool:
