@@ -330,12 +330,14 @@ class UsageLog:
         end: datetime | None = None,
         prices: PriceTable | None = None,
         con: Any = None,
+        cache: bool = True,
     ) -> UsageData:
         """The org's usage in ``[start, end)`` as ``UsageData`` for ``analyse``/``decompose``.
 
         On DuckDB (``con`` None) the rows are loaded into memory once, so the detectors'
-        queries do not re-read Parquet. With a ``con`` of another backend the table is
-        used as the backend reads it.
+        queries do not re-read Parquet. With a ``con`` of another backend (Spark) the
+        table is cached by the backend when ``cache`` (Ibis ``Table.cache``), for the
+        same reason.
         """
         from quotadesk.usage import engine
 
@@ -344,6 +346,9 @@ class UsageLog:
         t = self.table(con, org, start=start, end=end)
         if t is not None and own:
             t = con.create_table(engine.fresh_name("log"), t, temp=True)
+        elif t is not None and cache:
+            with contextlib.suppress(NotImplementedError, AttributeError):
+                t = t.cache()
         return as_usage_data(con, t, source=f"{self.org_dir(org)}", prices=prices)
 
     def keys(self, org: str) -> list[dict[str, str | None]]:
