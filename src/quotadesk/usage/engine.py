@@ -38,6 +38,8 @@ COLUMNS = (
     "ip",
 )
 """The contract's usage columns, in contract order."""
+INT_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "requests", "status")
+TEXT_COLUMNS = ("request_id", "key_id", "fingerprint", "ip")
 
 _names = itertools.count()
 

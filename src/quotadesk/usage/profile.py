@@ -194,7 +194,9 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     ips = _ips(data, scoped)
     active_days = len(set((h_abs // 24).tolist()))
     bucket = 24 if active_days >= 3 and bool((h_abs % 24 == 0).all()) else 1
-    return Profile(data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket)
+    return Profile(
+        data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket
+    )
 
 
 def _firsts(cells: Any, column: str) -> dict[str, datetime]:

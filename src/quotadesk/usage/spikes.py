@@ -192,7 +192,9 @@ def _drop_schedules(bursts: list[Burst]) -> list[Burst]:
     for b in bursts:
         if b.end - b.start <= 6 and b.keys:
             groups.setdefault((b.keys[0][0], b.start % 24), []).append(b)
-    scheduled = {id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group}
+    scheduled = {
+        id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group
+    }
     return [b for b in bursts if id(b) not in scheduled]
 
 
@@ -225,7 +227,11 @@ def _window(ctx: Context, burst: Burst) -> Window:
 def _span_text(w: Window) -> str:
     last = w.end - timedelta(seconds=1)
     if w.start.hour == w.start.minute == 0 and w.end - w.start >= timedelta(days=1) and w.end.hour == 0:
-        return f"on {day(w.start)}" if w.end - w.start == timedelta(days=1) else f"from {day(w.start)} to {day(last)}"
+        return (
+            f"on {day(w.start)}"
+            if w.end - w.start == timedelta(days=1)
+            else f"from {day(w.start)} to {day(last)}"
+        )
     if w.start.date() == last.date():
         return f"on {day(w.start)} between {w.start:%H:%M} and {w.end:%H:%M} UTC"
     return f"from {when(w.start)} to {when(w.end)}"

@@ -1,0 +1,146 @@
+"""Cost for rows that came without one: the price table, exactly, in the engine when it can.
+
+Prices are dollars per 1M tokens; when every price of a model is a whole number of
+nano-dollars per token (``$0.15`` → 150) the engine multiplies integers; a finer price
+(``$0.0375`` → 37.5 per token) is costed in Python per distinct token combination. A
+failing request (status >= 400) without a cost costs 0; a model with no price and no
+cost is an error naming its first row, never $0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from quotadesk.billing.pricing import PriceTable, UnknownModelError
+from quotadesk.errors import UsageFileError
+from quotadesk.usage import engine
+from quotadesk.usage.checks import MAX_TOKENS, blank
+from quotadesk.usage.sources import Source, field_of
+
+
+def rates_for(con: Any, normal: Any, prices: PriceTable) -> tuple[dict[str, tuple[int, int, int]], set[str]]:
+    """Per model in the log: whole nano-dollars per token (input, output, cached), if it has a price.
+
+    Returns the rates the engine can apply exactly and the models it cannot: unknown to
+    the price table, or priced finer than a nano-dollar per token (costed in Python).
+    """
+    models = con.to_pyarrow(normal.select("model").distinct()).column(0).to_pylist()
+    rates: dict[str, tuple[int, int, int]] = {}
+    unpriced: set[str] = set()
+    for model in models:
+        if model is None:
+            continue
+        try:
+            price = prices.get(model)
+        except UnknownModelError:
+            unpriced.add(model)
+            continue
+        per_token = [
+            p * 1000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)
+        ]
+        if all(v == v.to_integral_value() for v in per_token):
+            rates[model] = (int(per_token[0]), int(per_token[1]), int(per_token[2]))
+        else:
+            unpriced.add(model)
+    return rates, unpriced
+
+
+def cost_expr(t: Any, rates: Mapping[str, tuple[int, int, int]]) -> Any:
+    """Given cost, else 0 for a failing request, else tokens × whole nano-dollars per token.
+
+    NULL marks a row that needs a price the engine does not have; ``price_missing``
+    settles those. Token counts are bounded by ``MAX_TOKENS`` so the products fit int64.
+    """
+    import ibis
+
+    def rate(i: int) -> Any:
+        if not rates:
+            return ibis.null("int64")
+        return ibis.cases(*[(t.model == m, r[i]) for m, r in rates.items()], else_=ibis.null("int64"))
+
+    sane = (t.input_tokens <= MAX_TOKENS) & (t.output_tokens <= MAX_TOKENS) & (t.cached_tokens <= MAX_TOKENS)
+    priced = t.input_tokens * rate(0) + t.output_tokens * rate(1) + t.cached_tokens * rate(2)
+    return ibis.cases(
+        (t.given_nanos.notnull(), t.given_nanos),
+        (t.status >= 400, 0),
+        (sane, priced),
+        else_=ibis.null("int64"),
+    ).cast("int64")
+
+
+def price_missing(
+    con: Any,
+    stored: Any,
+    prices: PriceTable,
+    unpriced: set[str],
+    census: list[dict[str, Any]],
+    source: Source,
+) -> Any:
+    """Cost the rows the engine could not (prices finer than a nano-dollar per token), or
+    name the first row of a model that has no price at all."""
+    import ibis
+    import pyarrow as pa
+
+    for c in census:
+        model = str(c["model"])
+        if c["open"] and (model not in unpriced or not _has_price(prices, model)):
+            raise_unknown(source, model)
+            raise UsageFileError(
+                f"no price for model {model!r} and no cost given ({c['open']} rows); refusing to cost it at $0",
+                f"{field_of(source)}.model",
+            )
+    keys = ["model", "input_tokens", "output_tokens", "cached_tokens"]
+    distinct = con.to_pyarrow(stored.filter(stored.cost_nanos.isnull()).select(*keys).distinct()).to_pydict()
+    costs = [
+        prices.cost_nanos(m, int(i), int(o), int(c))
+        for m, i, o, c in zip(*(distinct[k] for k in keys), strict=True)
+    ]
+    lookup = ibis.memtable(
+        pa.table(
+            {
+                "p_model": pa.array(distinct["model"], type=pa.string()),
+                "p_in": pa.array(distinct["input_tokens"], type=pa.int64()),
+                "p_out": pa.array(distinct["output_tokens"], type=pa.int64()),
+                "p_cached": pa.array(distinct["cached_tokens"], type=pa.int64()),
+                "p_cost": pa.array(costs, type=pa.int64()),
+            }
+        )
+    )
+    joined = stored.left_join(
+        lookup,
+        [
+            stored.model == lookup.p_model,
+            stored.input_tokens == lookup.p_in,
+            stored.output_tokens == lookup.p_out,
+            stored.cached_tokens == lookup.p_cached,
+        ],
+    )
+    fixed = joined.select(
+        *[c for c in stored.columns if c != "cost_nanos" and not c.startswith("_f")],
+        cost_nanos=joined.cost_nanos.fill_null(joined.p_cost),
+    )
+    return con.create_table(engine.fresh_name("usage"), fixed, temp=True)
+
+
+def _has_price(prices: PriceTable, model: str) -> bool:
+    try:
+        prices.get(model)
+    except UnknownModelError:
+        return False
+    return True
+
+
+def raise_unknown(source: Source, model: str) -> None:
+    for where, row in source.scan():
+        if (row["model"] or "").strip() == model and blank(row["cost"]):
+            status = row["status"]
+            try:
+                failing = status is not None and int(float(status)) >= 400
+            except ValueError:
+                failing = False
+            if not failing:
+                raise UsageFileError(
+                    f"no price for model {model!r} and no cost given; refusing to cost it at $0",
+                    f"{where}.model",
+                )

@@ -1,0 +1,162 @@
+"""Where usage rows come from, for error messages that name the row: inline or a file.
+
+A source can scan its rows in order as text (JSON values rendered as the engine reads
+them), each with its place — ``usage.records[12]``, ``records_file line 57`` (JSON Lines
+and CSV count lines, header included) or ``records_file row 57`` (Parquet) — so a
+failure the engine counts can be located without the engine keeping row numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from quotadesk.errors import UsageFileError
+from quotadesk.usage import engine
+
+
+def inline_table(con: Any, rows: list[Mapping[str, Any]]) -> Any:
+    """Inline rows as an all-text Ibis table, so they take the same checks as a file."""
+    import ibis
+    import pyarrow as pa
+
+    if not rows:
+        return None
+    columns: dict[str, list[str | None]] = {name: [] for name in engine.COLUMNS}
+    for i, rec in enumerate(rows):
+        where = f"usage.records[{i}]"
+        if not isinstance(rec, Mapping):
+            raise UsageFileError(f"expected an object, got {type(rec).__name__}", where)
+        for name in engine.COLUMNS:
+            columns[name].append(as_text(rec.get(name), f"{where}.{name}", strict=True))
+    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in columns.items()})
+    return con.create_table(engine.fresh_name("raw"), ibis.memtable(table), temp=True)
+
+
+def as_text(value: Any, where: str, *, strict: bool) -> str | None:
+    """A JSON value as the text the engine checks; refuses types no column can hold."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise UsageFileError(f"expected {_expected(where)}, got a boolean", where)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if strict:
+            raise UsageFileError(f"expected {_expected(where)}, got a float ({value!r})", where)
+        return repr(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    raise UsageFileError(f"expected {_expected(where)}, got {type(value).__name__}", where)
+
+
+def _expected(where: str) -> str:
+    name = where.rsplit(".", 1)[-1]
+    if name == "cost":
+        return "a decimal string of dollars"
+    if name in engine.INT_COLUMNS:
+        return "an integer"
+    if name == "ts":
+        return "an RFC 3339 timestamp"
+    return "a string"
+
+
+class InlineSource:
+    def __init__(self, rows: list[Mapping[str, Any]]) -> None:
+        self.rows = rows
+
+    def where(self, index: int) -> str:
+        return f"usage.records[{index}]"
+
+    def scan(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+        for i, rec in enumerate(self.rows):
+            yield (
+                self.where(i),
+                {n: as_text(rec.get(n), f"{self.where(i)}.{n}", strict=True) for n in engine.COLUMNS},
+            )
+
+    def column_error(self, message: str, column: str) -> UsageFileError:
+        return UsageFileError(message, f"usage.records[].{column}")
+
+
+class FileSource:
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path = path
+        self.fmt = fmt
+
+    def column_error(self, message: str, column: str) -> UsageFileError:
+        return UsageFileError(message, f"records_file column {column}")
+
+    def scan(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+        """Rows as text in file order, each with its line (JSONL, CSV) or row (Parquet)."""
+        if self.fmt == "jsonl":
+            yield from self._scan_jsonl()
+        elif self.fmt == "csv":
+            yield from self._scan_csv()
+        else:
+            yield from self._scan_parquet()
+
+    def _scan_jsonl(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+        with self.path.open("rb") as fh:
+            for number, line in enumerate(fh, start=1):
+                where = f"records_file line {number}"
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    raise UsageFileError("not JSON", where) from exc
+                if not isinstance(obj, dict):
+                    raise UsageFileError(f"expected a JSON object, got {type(obj).__name__}", where)
+                yield where, {n: as_text(obj.get(n), f"{where}.{n}", strict=False) for n in engine.COLUMNS}
+
+    def _scan_csv(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+        with self.path.open(newline="", encoding="utf-8", errors="strict") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            width = len(header)
+            for row in reader:
+                where = f"records_file line {reader.line_num}"
+                if not row:
+                    continue
+                if len(row) != width:
+                    raise UsageFileError(f"expected {width} fields as in the header, found {len(row)}", where)
+                values = dict(zip(header, row, strict=True))
+                yield where, {n: (values.get(n) or None) for n in engine.COLUMNS}
+
+    def _scan_parquet(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+        import pyarrow.parquet as pq
+
+        number = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=65536):
+            for rec in batch.to_pylist():
+                number += 1
+                where = f"records_file row {number}"
+                yield where, {n: _parquet_text(rec.get(n)) for n in engine.COLUMNS}
+
+
+def _parquet_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an integral float is accepted by the engine too
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+Source = InlineSource | FileSource
+
+
+def field_of(source: Source) -> str:
+    return "usage.records" if isinstance(source, InlineSource) else "records_file"
