@@ -1,7 +1,8 @@
 """The same Ibis expressions on DuckDB and on PySpark give the same findings, to the nano-dollar.
 
 The synthetic log (``synth``: a model swap, a dev key in production, a retry storm, a
-runaway loop) is imported into the on-disk usage log once; DuckDB and Spark (local mode,
+runaway loop), with an invoice that disagrees with it and a status-page incident over the
+retry storm, is imported into the on-disk usage log once; DuckDB and Spark (local mode,
 the machine's JDK) then each read the same Parquet files through ``UsageLog.load`` and
 run the whole detector suite (``detectors.analyse``) and the bill explanation
 (``decompose``, period sums, daily spend). Everything they report must be equal.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from quotadesk.usage.log import UsageLog
 from quotadesk.usage.periods import Period
 from quotadesk.usage.profile import period_sums
 
-from .synth import KEYS, make_rows, write_jsonl
+from .synth import KEYS, STORM, make_rows, write_jsonl
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (the 'spark' extra)")
 if shutil.which("java") is None:
@@ -40,6 +41,18 @@ pytestmark = [
 ]
 
 AS_OF = datetime(2026, 10, 31, 23, 59, tzinfo=UTC)
+INVOICES = [
+    {
+        "id": "inv_2026_09",
+        "period_start": datetime(2026, 9, 1, tzinfo=UTC),
+        "period_end": datetime(2026, 10, 1, tzinfo=UTC),
+        "amount": 99_000_000_000,  # $99.00, not what the log says September cost
+        "status": "paid",
+    }
+]
+INCIDENTS = [
+    ("Elevated error rates on chat completions", STORM - timedelta(minutes=10), STORM + timedelta(hours=1))
+]
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +99,11 @@ def test_duckdb_and_spark_find_the_same(log: UsageLog, spark_con: Any) -> None:
     )
     assert (spark.models, spark.key_ids) == (duck.models, duck.key_ids)
 
-    on_duck = analyse(duck, as_of=AS_OF, keys=KEYS)
-    on_spark = analyse(spark, as_of=AS_OF, keys=KEYS)
+    books = {"keys": KEYS, "invoices": INVOICES, "incidents": INCIDENTS}
+    on_duck = analyse(duck, as_of=AS_OF, **books)
+    on_spark = analyse(spark, as_of=AS_OF, **books)
     assert on_duck.detector_errors == on_spark.detector_errors == ()
-    assert on_duck.findings, "the synthetic log has anomalies to find"
+    assert len({f.root_cause for f in on_duck.findings}) >= 4, "the synthetic log has anomalies to find"
     assert on_spark.findings == on_duck.findings  # root cause, window, impact, confidence, evidence, figures
     assert on_spark == on_duck  # and every total, month, day and first sighting
 
