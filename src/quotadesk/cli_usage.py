@@ -384,7 +384,7 @@ def _from_log(
     log = UsageLog.open(usage_dir)
     if not log.months(org):
         raise InputError(f"no usage for org {org!r} in {log.root}", "--org")
-    data = log.load(org, prices=prices)
+    data = log.load(org, end=max(period.end, against.end), prices=prices)  # nothing later is read
     recs = [r for p in (against, period) for r in reconcile(log, org, start=p.start, end=p.end)]
     from quotadesk.usage.explanation import usd
 
