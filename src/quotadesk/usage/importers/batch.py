@@ -240,7 +240,8 @@ class RowBuilder:
 
     def table(self) -> pa.Table:
         return pa.table(
-            {name: pa.array(self._cols[name], type=SCHEMA.field(name).type) for name in COLUMNS}, schema=SCHEMA
+            {name: pa.array(self._cols[name], type=SCHEMA.field(name).type) for name in COLUMNS},
+            schema=SCHEMA,
         )
 
 
