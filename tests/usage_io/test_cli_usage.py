@@ -466,3 +466,29 @@ def test_keys_and_invoices_from_the_books(tmp_path: Path, synth_file: Path) -> N
     (tmp_path / "empty.db").write_bytes(b"")
     empty = invoke(*args, f"sqlite:///{tmp_path}/empty.db")
     assert empty.exit_code == 2 and "--db: cannot read the books" in empty.stderr
+
+
+def test_prices_file_prices_an_unknown_model(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text(json.dumps({"unpriced-model": {"input_per_mtok": "1.00", "output_per_mtok": "2.00"}}))
+    result = invoke(
+        "import",
+        "contract",
+        FIX / "contract_usage.csv",
+        "--usage-dir",
+        tmp_path / "log",
+        "--prices",
+        prices,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert (out["rows_added"], out["unknown_models"]) == (6, [])
+    costs = UsageLog(tmp_path / "log").read_arrow("default").column("cost_nanos").to_pylist()
+    assert 30_000 in costs  # 10 input × $1 + 10 output × $2 per 1M tokens
+    prices.write_text(json.dumps({"m": {"input_per_mtok": 1.5, "output_per_mtok": "2"}}))
+    bad = invoke(
+        "import", "contract", FIX / "contract_usage.csv", "--usage-dir", tmp_path / "log2", "--prices", prices
+    )
+    assert bad.exit_code == 2 and "--prices" in bad.stderr and "input_per_mtok" in bad.stderr
+    assert not (tmp_path / "log2").exists()
