@@ -626,8 +626,9 @@ ROOT_HINTS = {
         ("mentions_invoice", "invoice_overdue"),
     ),
     "free_tier": (
-        ("mentions_trial", "trial_credits_consumed"),
         ("added_card", "tier_upgrade_pending"),
+        ("mentions_trial", "trial_credits_consumed"),
+        ("new_account", "trial_credits_consumed"),
     ),
 }
 RULE_ROOT = {
@@ -663,6 +664,11 @@ def _ticket_only(case: Case, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
         vague = incident is None or err.billing or incident in ("rate_limit", "provider_outage")
         if by_rule is not None and not money and vague:
             incident = by_rule
+        # Credits running out on an account that has never paid is the free grant running out.
+        trial_words = {"new_account", "mentions_trial"} & t.claims
+        if err.rule == Rule.CREDITS_EXHAUSTED and trial_words and incident == "payment_failure":
+            dx.step("A credit cut-off on a new or trial account: the free grant ran out.")
+            incident = "free_tier"
     if incident is None:
         dx.step("Neither the ticket nor an error says what happened: ask for the details.")
         return dx.conclude("needs_info", "undetermined", 0.3)
