@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from quotadesk.triage import bundle as bundle_mod
@@ -47,11 +46,21 @@ def in_process(examples: Path) -> None:
         active, recent = _incidents(b)
         usage = _usage_view(b, active + recent, "")
 
-        def run(b: bundle_mod.Bundle = b, usage=usage) -> None:  # type: ignore[no-untyped-def]
+        def run(b: bundle_mod.Bundle = b, usage=usage, active=active, recent=recent) -> None:  # type: ignore[no-untyped-def]
             ticket = _ticket_view(b)
-            facts = account_facts(b.account, b.as_of, usage.month_to_date if usage else None) if b.account else None
-            case = Case(bundle=b, ticket=ticket, facts=facts, usage=usage, active_incidents=active,
-                        recent_incidents=recent)
+            facts = (
+                account_facts(b.account, b.as_of, usage.month_to_date if usage else None)
+                if b.account
+                else None
+            )
+            case = Case(
+                bundle=b,
+                ticket=ticket,
+                facts=facts,
+                usage=usage,
+                active_incidents=active,
+                recent_incidents=recent,
+            )
             result_of(case, diagnose(case))
 
         text = path.read_text()
@@ -87,7 +96,9 @@ def big_parquet(rows: int) -> None:
         duckdb.sql(f"SELECT count(*) FROM '{pq}'").fetchall()
         base = time.perf_counter() - t0
         status = "ok" if p.returncode == 0 else f"exit {p.returncode}: {p.stderr.strip()[-200:]}"
-        print(f"{rows:,}-row Parquet bundle, CLI end to end: {t:.2f} s (x{t / base:.0f} a duckdb count) [{status}]")
+        print(
+            f"{rows:,}-row Parquet bundle, CLI end to end: {t:.2f} s (x{t / base:.0f} a duckdb count) [{status}]"
+        )
 
 
 def cli_small() -> None:
