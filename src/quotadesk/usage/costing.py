@@ -25,7 +25,7 @@ def rates_for(con: Any, normal: Any, prices: PriceTable) -> tuple[dict[str, tupl
     Returns the rates the engine can apply exactly and the models it cannot: unknown to
     the price table, or priced finer than a nano-dollar per token (costed in Python).
     """
-    models = con.to_pyarrow(normal.select("model").distinct()).column(0).to_pylist()
+    models = engine.fetch_rows(con, normal.select("model").distinct()).column(0)
     rates: dict[str, tuple[int, int, int]] = {}
     unpriced: set[str] = set()
     for model in models:
@@ -79,8 +79,6 @@ def price_missing(
 ) -> Any:
     """Cost the rows the engine could not (prices finer than a nano-dollar per token), or
     name the first row of a model that has no price at all."""
-    import ibis
-    import pyarrow as pa
 
     for c in census:
         model = str(c["model"])
@@ -91,21 +89,23 @@ def price_missing(
                 f"{field_of(source)}.model",
             )
     keys = ["model", "input_tokens", "output_tokens", "cached_tokens"]
-    distinct = con.to_pyarrow(stored.filter(stored.cost_nanos.isnull()).select(*keys).distinct()).to_pydict()
+    distinct = engine.fetch_rows(
+        con, stored.filter(stored.cost_nanos.isnull()).select(*keys).distinct()
+    ).columns()
     costs = [
         prices.cost_nanos(m, int(i), int(o), int(c))
         for m, i, o, c in zip(*(distinct[k] for k in keys), strict=True)
     ]
-    lookup = ibis.memtable(
-        pa.table(
-            {
-                "p_model": pa.array(distinct["model"], type=pa.string()),
-                "p_in": pa.array(distinct["input_tokens"], type=pa.int64()),
-                "p_out": pa.array(distinct["output_tokens"], type=pa.int64()),
-                "p_cached": pa.array(distinct["cached_tokens"], type=pa.int64()),
-                "p_cost": pa.array(costs, type=pa.int64()),
-            }
-        )
+    lookup = engine.from_columns(
+        con,
+        {
+            "p_model": (distinct["model"], "string"),
+            "p_in": (distinct["input_tokens"], "int64"),
+            "p_out": (distinct["output_tokens"], "int64"),
+            "p_cached": (distinct["cached_tokens"], "int64"),
+            "p_cost": (costs, "int64"),
+        },
+        "prices",
     )
     joined = stored.left_join(
         lookup,
@@ -120,7 +120,7 @@ def price_missing(
         *[c for c in stored.columns if c != "cost_nanos" and not c.startswith("_f")],
         cost_nanos=joined.cost_nanos.fill_null(joined.p_cost),
     )
-    return con.create_table(engine.fresh_name("usage"), fixed, temp=True)
+    return engine.materialize(con, fixed, "usage")
 
 
 def _has_price(prices: PriceTable, model: str) -> bool:

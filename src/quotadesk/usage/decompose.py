@@ -162,7 +162,7 @@ def _cells(data: Any, before: Period, after: Period) -> tuple[list[Cell], list[C
     ok = t.status < 400
     in_before = (t.ts >= before.start) & (t.ts < before.end)
     in_after = (t.ts >= after.start) & (t.ts < after.end)
-    rows = data.to_pyarrow(
+    rows = data.fetch(
         t.filter(in_before | in_after)
         .mutate(side_after=in_after, side_before=in_before)
         .group_by(["side_before", "side_after", "key_id", "model"])
@@ -171,7 +171,7 @@ def _cells(data: Any, before: Period, after: Period) -> tuple[list[Cell], list[C
             tokens=ibis.ifelse(ok, t.input_tokens + t.output_tokens + t.cached_tokens, 0).sum(),
             cost=t.cost_nanos.sum(),
         )
-    ).to_pylist()
+    ).dicts()
     out: tuple[list[Cell], list[Cell]] = ([], [])
     for r in rows:
         cell = Cell(r["key_id"], r["model"], int(r["requests"]), int(r["tokens"]), int(r["cost"]))

@@ -345,12 +345,12 @@ def _report(ctx: Context, findings: list[Finding], errors: list[str]) -> UsageRe
         decomposition = decompose(data, cur, ctx.against)
     if change > 0:
         findings = [_with_share(f, change, ctx.current) for f in findings]
-    months_rows = data.to_pyarrow(
+    months_rows = data.fetch(
         data.table.filter(data.table.ts <= as_of)
         .group_by(m=data.table.ts.truncate("M"))
         .aggregate(cost=ibis._.cost_nanos.sum(), requests=ibis._.requests.sum())
         .order_by("m")
-    ).to_pylist()
+    ).dicts()
     months = tuple(
         MonthTotal(Period.month_of(r["m"].astimezone(UTC)), int(r["cost"]), int(r["requests"]))
         for r in months_rows

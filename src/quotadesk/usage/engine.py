@@ -5,9 +5,16 @@ aggregate, joins, casts, truncation), so a distributed backend can replace DuckD
 without touching the detectors. Ibis is imported lazily: a CLI command or a triage of a
 ticket without usage never pays for it.
 
+Running expressions: ``fetch`` and ``materialize`` compile the Ibis expression and, on
+DuckDB, run the SQL on the DuckDB connection directly; on any other backend they use
+Ibis's own ``to_pyarrow`` / ``create_table``. The direct path exists for speed: Ibis's
+DuckDB result converter imports pandas (half a second), which a triage of one bundle
+should not pay. ``from_columns`` loads Python lists the same way (DuckDB's own Arrow
+import would also pull pandas in).
+
 Compatibility: ibis-framework 12.0.0 (pinned) calls ``fetch_arrow_table`` on DuckDB
-connections, which duckdb 2.x renamed ``to_arrow_table``; ``connect`` restores the old
-name when it is missing so the pinned Ibis runs on either duckdb. Ibis paths that are
+connections and relations, which duckdb 2.x renamed ``to_arrow_table``; ``connect``
+restores the old names so the pinned Ibis runs on either duckdb. Ibis paths that are
 still broken on duckdb 2.x with newer sqlglot (``create_table(..., overwrite=True)``,
 ``create_table`` from a raw pyarrow table) are not used anywhere in quotadesk.
 """
@@ -15,6 +22,7 @@ still broken on duckdb 2.x with newer sqlglot (``create_table(..., overwrite=Tru
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +128,91 @@ def read_raw(con: Any, path: Path) -> tuple[Any, str]:
 def short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+def _duckdb(con: Any) -> Any:
+    """The raw DuckDB connection behind an Ibis backend, or None for another engine."""
+    return getattr(con, "con", None) if getattr(con, "name", "") == "duckdb" else None
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A small query result as Python values: column names and row tuples."""
+
+    names: tuple[str, ...]
+    values: list[tuple[Any, ...]]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.names, row, strict=True)) for row in self.values]
+
+    def one(self) -> dict[str, Any]:
+        return dict(zip(self.names, self.values[0], strict=True))
+
+    def column(self, name: str | int) -> list[Any]:
+        i = name if isinstance(name, int) else self.names.index(name)
+        return [row[i] for row in self.values]
+
+    def columns(self) -> dict[str, list[Any]]:
+        return {name: self.column(i) for i, name in enumerate(self.names)}
+
+
+def fetch_rows(con: Any, expr: Any) -> Rows:
+    """Run an Ibis expression whose result is small (aggregates): Python values.
+
+    On DuckDB the rows come straight from the engine as Python objects, no Arrow or
+    pandas conversion (pyarrow's timestamp types alone import pandas).
+    """
+    raw = _duckdb(con)
+    if raw is None:
+        table = con.to_pyarrow(expr)
+        return Rows(tuple(table.column_names), [tuple(r.values()) for r in table.to_pylist()])
+    relation = raw.sql(con.compile(expr))
+    return Rows(tuple(relation.columns), relation.fetchall())
+
+
+def fetch(con: Any, expr: Any) -> Any:
+    """Run an Ibis expression; a pyarrow Table with the expression's schema."""
+    raw = _duckdb(con)
+    if raw is None:
+        return con.to_pyarrow(expr)
+    table = raw.sql(con.compile(expr)).to_arrow_table()
+    schema = expr.as_table().schema().to_pyarrow()
+    return table.rename_columns(schema.names).cast(schema)
+
+
+def materialize(con: Any, expr: Any, prefix: str) -> Any:
+    """Store an Ibis expression's rows as a new temporary table; the Ibis table."""
+    name = fresh_name(prefix)
+    raw = _duckdb(con)
+    if raw is None:
+        return con.create_table(name, expr, temp=True)
+    raw.execute(f'CREATE TEMP TABLE "{name}" AS {con.compile(expr)}')
+    return con.table(name)
+
+
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT"}
+
+
+def from_columns(con: Any, columns: dict[str, tuple[list[Any], str]], prefix: str) -> Any:
+    """A temporary table from Python lists: ``{name: (values, "string" | "int64")}``."""
+    name = fresh_name(prefix)
+    raw = _duckdb(con)
+    if raw is None:
+        import ibis
+        import pyarrow as pa
+
+        arrays = {
+            c: pa.array(v, type=pa.string() if t == "string" else pa.int64()) for c, (v, t) in columns.items()
+        }
+        return con.create_table(name, ibis.memtable(pa.table(arrays)), temp=True)
+    select = ", ".join(
+        f'unnest($p{i}::{_SQL_TYPES[t]}[]) AS "{c}"' for i, (c, (_, t)) in enumerate(columns.items())
+    )
+    raw.execute(
+        f'CREATE TEMP TABLE "{name}" AS SELECT {select}',
+        {f"p{i}": values for i, (values, _) in enumerate(columns.values())},
+    )
+    return con.table(name)

@@ -134,21 +134,20 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     scoped = t.filter((t.ts <= as_of) & (t.ts >= since))
     secs = scoped.ts.epoch_seconds()
     base = scoped.mutate(h=(secs // 3600).cast("int64"), bad=scoped.status >= 400)
-    cells_table = data.to_pyarrow(
+    fetched = data.fetch(
         base.group_by(["h", "key_id", "model", "bad"]).aggregate(
             requests=ibis._.requests.sum(),
             inp=ibis._.input_tokens.sum(),
             out=ibis._.output_tokens.sum(),
             cached=ibis._.cached_tokens.sum(),
             cost=ibis._.cost_nanos.sum(),
-            first=ibis._.ts.min(),
+            first=secs.min(),
         )
     )
-    if cells_table.num_rows == 0:
+    if not len(fetched):
         return None
-    cells = {
-        name: cells_table.column(name).to_numpy(zero_copy_only=False) for name in cells_table.column_names
-    }
+    listed = fetched.columns()
+    cells = {name: np.asarray(values) for name, values in listed.items() if name not in ("key_id", "model")}
     h_abs = cells["h"].astype(np.int64)
     day0 = int(h_abs.min()) // 24
     n_days = day_of(as_of) - day0 + 1
@@ -167,8 +166,8 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
         np.add.at(out.tokens, idx, np.where(bad[mask], 0, tokens[mask]))
         return out
 
-    key_col = cells["key_id"].astype(object)
-    model_col = cells["model"].astype(object)
+    key_col = np.asarray(listed["key_id"], dtype=object)
+    model_col = np.asarray(listed["model"], dtype=object)
     total = hourly_of(np.ones(len(hi), dtype=bool))
     by_key = {str(k): hourly_of(key_col == k) for k in sorted(set(key_col.tolist()))}
 
@@ -189,8 +188,8 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
 
     models = {str(m): daily_of(model_col == m) for m in sorted(set(model_col.tolist()))}
     keys = {str(k): daily_of(key_col == k) for k in sorted(set(key_col.tolist()))}
-    model_first = _firsts(cells_table, "model")
-    key_first = _firsts(cells_table, "key_id")
+    model_first = _firsts(listed["model"], listed["first"])
+    key_first = _firsts(listed["key_id"], listed["first"])
     ips = _ips(data, scoped)
     active_days = len(set((h_abs // 24).tolist()))
     bucket = 24 if active_days >= 3 and bool((h_abs % 24 == 0).all()) else 1
@@ -199,15 +198,19 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     )
 
 
-def _firsts(cells: Any, column: str) -> dict[str, datetime]:
-    grouped = cells.group_by(column).aggregate([("first", "min")]).to_pydict()
-    return {str(k): v.astimezone(UTC) for k, v in zip(grouped[column], grouped["first_min"], strict=True)}
+def _firsts(names: list[str], firsts: list[float]) -> dict[str, datetime]:
+    """Earliest epoch second per name, as UTC datetimes."""
+    best: dict[str, float] = {}
+    for name, first in zip(names, firsts, strict=True):
+        if name not in best or first < best[name]:
+            best[name] = first
+    return {str(k): datetime.fromtimestamp(v, UTC) for k, v in best.items()}
 
 
 def _ips(data: UsageData, t: Any) -> dict[str, IpSeen]:
     import ibis
 
-    rows = data.to_pyarrow(
+    rows = data.fetch(
         t.filter(t.ip != "")
         .group_by("ip")
         .aggregate(
@@ -216,7 +219,7 @@ def _ips(data: UsageData, t: Any) -> dict[str, IpSeen]:
             requests=ibis._.requests.sum(),
             cost=ibis._.cost_nanos.sum(),
         )
-    ).to_pydict()
+    ).columns()
     return {
         ip: IpSeen(f.astimezone(UTC), last.astimezone(UTC), int(r), int(c))
         for ip, f, last, r, c in zip(
@@ -278,17 +281,17 @@ def window_stats(data: UsageData, start: datetime, end: datetime, key_ids: Seque
     w = t.filter((t.ts >= start) & (t.ts < end))
     if key_ids:
         w = w.filter(w.key_id.isin(list(key_ids)))
-    by_status = data.to_pyarrow(
+    by_status = data.fetch(
         w.group_by("status").aggregate(
             n=ibis._.requests.sum(), cost=ibis._.cost_nanos.sum(), first=ibis._.ts.min(), last=ibis._.ts.max()
         )
-    ).to_pylist()
+    ).dicts()
     fp = w.filter(w.fingerprint != "").mutate(minute=w.ts.truncate("m"))
     per_minute = fp.group_by(["fingerprint", "minute"]).aggregate(n=ibis._.requests.sum())
     per_body = per_minute.group_by("fingerprint").aggregate(
         n=ibis._.n.sum(), rep=ibis.ifelse(ibis._.n >= 3, ibis._.n, 0).sum()
     )
-    rep = data.to_pyarrow(
+    rep = data.fetch(
         per_body.aggregate(
             total=ibis._.n.sum(),
             repeated=ibis._.rep.sum(),
@@ -296,17 +299,13 @@ def window_stats(data: UsageData, start: datetime, end: datetime, key_ids: Seque
             repeated_bodies=ibis.ifelse(ibis._.n >= 3, 1, 0).sum(),
             max_n=ibis._.n.max(),
         )
-    ).to_pylist()[0]
-    sample = (
-        data.to_pyarrow(
-            w.filter(w.request_id != "")
-            .order_by([ibis.desc(w.status >= 400), w.ts, w.request_id])
-            .select("request_id")
-            .limit(20)
-        )
-        .column(0)
-        .to_pylist()
-    )
+    ).one()
+    sample = data.fetch(
+        w.filter(w.request_id != "")
+        .order_by([ibis.desc(w.status >= 400), w.ts, w.request_id])
+        .select("request_id")
+        .limit(20)
+    ).column(0)
     statuses = sorted(((int(r["status"]), int(r["n"])) for r in by_status), key=lambda x: (-x[1], x[0]))
     firsts = [r["first"] for r in by_status if r["first"] is not None]
     lasts = [r["last"] for r in by_status if r["last"] is not None]
@@ -361,11 +360,11 @@ def novel_usage(
     if cond is None:
         return None
     w = t.filter((t.ts >= start) & (t.ts <= end) & cond)
-    cells = data.to_pyarrow(
+    cells = data.fetch(
         w.group_by(hod=w.ts.hour(), model=w.model, key_id=w.key_id).aggregate(
             n=ibis._.requests.sum(), cost=ibis._.cost_nanos.sum(), first=ibis._.ts.min(), last=ibis._.ts.max()
         )
-    ).to_pylist()
+    ).dicts()
     if not cells:
         return None
     by_hour = [0] * 24
@@ -375,13 +374,9 @@ def novel_usage(
         by_hour[int(c["hod"])] += int(c["n"])
         per_model[c["model"]] = per_model.get(c["model"], 0) + int(c["n"])
         per_key[c["key_id"]] = per_key.get(c["key_id"], 0) + int(c["n"])
-    sample = (
-        data.to_pyarrow(
-            w.filter(w.request_id != "").order_by([w.ts, w.request_id]).select("request_id").limit(20)
-        )
-        .column(0)
-        .to_pylist()
-    )
+    sample = data.fetch(
+        w.filter(w.request_id != "").order_by([w.ts, w.request_id]).select("request_id").limit(20)
+    ).column(0)
     return NovelUsage(
         first=min(c["first"] for c in cells).astimezone(UTC),
         last=max(c["last"] for c in cells).astimezone(UTC),
@@ -406,5 +401,5 @@ def period_sums(data: UsageData, spans: Sequence[tuple[datetime, datetime]]) -> 
         inside = (t.ts >= start) & (t.ts < end)
         aggs[f"c{i}"] = ibis.ifelse(inside, t.cost_nanos, 0).sum()
         aggs[f"r{i}"] = ibis.ifelse(inside, t.requests, 0).sum()
-    row = data.to_pyarrow(t.aggregate(**aggs)).to_pylist()[0]
+    row = data.fetch(t.aggregate(**aggs)).one()
     return [(int(row[f"c{i}"] or 0), int(row[f"r{i}"] or 0)) for i in range(len(spans))]

@@ -82,9 +82,13 @@ class UsageData:
     def is_empty(self) -> bool:
         return self.rows == 0
 
+    def fetch(self, expr: Any) -> engine.Rows:
+        """Run an Ibis expression with a small result (an aggregate) over this log."""
+        return engine.fetch_rows(self.con, expr)
+
     def to_pyarrow(self, expr: Any) -> Any:
         """Run an Ibis expression over this log and return a pyarrow Table."""
-        return self.con.to_pyarrow(expr)
+        return engine.fetch(self.con, expr)
 
 
 def load_usage(
@@ -128,7 +132,7 @@ def load_usage(
         # The engine reads a file lazily: a corrupt line surfaces in the first query.
         rates, unpriced = rates_for(con, normal, table_prices)
         staged = normal.mutate(cost_nanos=cost_expr(normal, rates))
-        stored = con.create_table(engine.fresh_name("usage"), staged, temp=True)
+        stored = engine.materialize(con, staged, "usage")
     except duckdb_error() as exc:
         raise_located(source, None)
         raise UsageFileError(f"cannot read the records: {engine.short(exc)}", field_of(source)) from exc
@@ -152,20 +156,19 @@ def census(con: Any, stored: Any, n_checks: int) -> list[dict[str, Any]]:
     import ibis
 
     flags = {f"c{i}": stored[f"_f{i}"].cast("int64").sum() for i in range(n_checks)}
-    return list(
-        con.to_pyarrow(
-            stored.group_by(["model", "key_id"]).aggregate(
-                rows=ibis._.count(),
-                requests=stored.requests.sum(),
-                cost=stored.cost_nanos.sum(),
-                start=stored.ts.min(),
-                end=stored.ts.max(),
-                priced=(stored.given_nanos.isnull() & (stored.status < 400)).cast("int64").sum(),
-                open=stored.cost_nanos.isnull().cast("int64").sum(),
-                **flags,
-            )
-        ).to_pylist()
-    )
+    return engine.fetch_rows(
+        con,
+        stored.group_by(["model", "key_id"]).aggregate(
+            rows=ibis._.count(),
+            requests=stored.requests.sum(),
+            cost=stored.cost_nanos.sum(),
+            start=stored.ts.min(),
+            end=stored.ts.max(),
+            priced=(stored.given_nanos.isnull() & (stored.status < 400)).cast("int64").sum(),
+            open=stored.cost_nanos.isnull().cast("int64").sum(),
+            **flags,
+        ),
+    ).dicts()
 
 
 def _empty(con: Any, pointer: str, prices: PriceTable) -> UsageData:

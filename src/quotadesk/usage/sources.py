@@ -21,10 +21,7 @@ from quotadesk.usage import engine
 
 
 def inline_table(con: Any, rows: list[Mapping[str, Any]]) -> Any:
-    """Inline rows as an all-text Ibis table, so they take the same checks as a file."""
-    import ibis
-    import pyarrow as pa
-
+    """Inline rows as an all-text table, so they take the same checks as a file."""
     if not rows:
         return None
     columns: dict[str, list[str | None]] = {name: [] for name in engine.COLUMNS}
@@ -34,8 +31,7 @@ def inline_table(con: Any, rows: list[Mapping[str, Any]]) -> Any:
             raise UsageFileError(f"expected an object, got {type(rec).__name__}", where)
         for name in engine.COLUMNS:
             columns[name].append(as_text(rec.get(name), f"{where}.{name}", strict=True))
-    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in columns.items()})
-    return con.create_table(engine.fresh_name("raw"), ibis.memtable(table), temp=True)
+    return engine.from_columns(con, {name: (values, "string") for name, values in columns.items()}, "raw")
 
 
 def as_text(value: Any, where: str, *, strict: bool) -> str | None:
