@@ -24,7 +24,7 @@ from typing import Any
 
 from quotadesk.errors import InputError
 from quotadesk.sim.scenarios import REGISTRY, Plan
-from quotadesk.sim.scenarios.common import PROVIDERS, prepaid_org
+from quotadesk.sim.scenarios.common import PROVIDERS, prepaid_org, supports
 from quotadesk.sim.traffic import DAY, HOUR, Stream
 from quotadesk.sim.world import Case, World
 from quotadesk.store.books import Books
@@ -123,8 +123,9 @@ def build_world(
     names = list(CUSTOMERS)
     rng.shuffle(names)
     plans = []
-    for i, (index, _root_cause, variant) in enumerate(picks):
+    for i, (index, root, variant) in enumerate(picks):
         customer = names[i % len(names)]
+        providers = [pr for pr in PROVIDERS if supports(pr, REGISTRY[root].needs)]
         plans.append(
             Plan(
                 index=index,
@@ -132,7 +133,7 @@ def build_world(
                 ticket_id=f"{ticket_prefix}-{seed}-{index:04d}",
                 org_id=f"org_{_slug(customer)}_{index:04d}",
                 customer=customer,
-                provider=rng.choice(PROVIDERS),
+                provider=rng.choice(providers),
                 earliest=end - 12 * DAY,
                 latest=end,
                 seed=seed,

@@ -17,11 +17,11 @@ from quotadesk.sim.scenarios.common import (
     DAY,
     HOUR,
     MINUTE,
-    PREMIUM,
     Plan,
     day_spend,
     invoiced_org,
     pick_model,
+    premium_model,
     prepaid_org,
     quiet_hours,
     raise_case,
@@ -42,7 +42,7 @@ def _stream(p: Plan, start: datetime, *, model: str | None = None, per_day: floa
     rng = p.rng
     return Stream(
         key,
-        model or pick_model(rng, rng.choice(("economy", "economy", "standard"))),
+        model or pick_model(rng, rng.choice(("economy", "economy", "standard")), provider=p.provider),
         start,
         p.latest + DAY,
         per_day if per_day is not None else rng.randint(400, 4000),
@@ -64,7 +64,9 @@ def hard_limit(w: World, p: Plan) -> None:
     created = p.latest - rng.randint(60, 400) * DAY
     start = max(p.latest - 20 * DAY, month_start(p.latest) - 2 * DAY)
     org = prepaid_org(w, p, created=created, tier="tier3", credit=rng.choice(("400.00", "600.00", "1000.00")))
-    s = _stream(p, start, model=pick_model(rng, "standard"), per_day=rng.randint(1500, 5000))
+    s = _stream(
+        p, start, model=pick_model(rng, "standard", provider=p.provider), per_day=rng.randint(1500, 5000)
+    )
     w.stream(org, s)
     daily = day_spend(s.model, s.per_day, s.input_tokens, s.output_tokens)
     month = month_start(p.latest)
@@ -97,7 +99,7 @@ def _trial_stream(p: Plan, start: datetime, credit: float, days: float) -> Strea
     """Economy traffic under the free tier's 3 requests per minute, sized to use ``credit``
     dollars in about ``days`` days (longer prompts where the request rate cannot go higher)."""
     rng = p.rng
-    model = "gpt-4o-mini" if rng.random() < 0.5 else pick_model(rng, "economy")
+    model = pick_model(rng, "economy", provider=p.provider)
     inp, out = rng.randint(1500, 6000), rng.randint(300, 900)
     per_request = DEFAULT_PRICES[model].cost_nanos(inp, out) / 1e9
     hours = quiet_hours(rng)
@@ -112,7 +114,7 @@ def _trial_stream(p: Plan, start: datetime, credit: float, days: float) -> Strea
                   output_tokens=out, weekend=0.6, minute=rng.randrange(3, 57))  # fmt: skip
 
 
-@scenario("trial_credits_consumed", "free_tier", history_days=14)
+@scenario("trial_credits_consumed", "free_tier", history_days=14, needs="economy")
 def trial_consumed(w: World, p: Plan) -> None:
     rng = p.rng
     created = p.latest - rng.randint(10, 40) * DAY
@@ -127,7 +129,7 @@ def trial_consumed(w: World, p: Plan) -> None:
     )  # fmt: skip
 
 
-@scenario("trial_credits_expired", "free_tier", history_days=30)
+@scenario("trial_credits_expired", "free_tier", history_days=30, needs="economy")
 def trial_expired(w: World, p: Plan) -> None:
     """A trial grant that expires with credit left: the month close writes the remainder off
     and the next request is refused (402) with that remainder named."""
@@ -153,7 +155,7 @@ def trial_expired(w: World, p: Plan) -> None:
     )  # fmt: skip
 
 
-@scenario("free_tier_rate_limit", "free_tier", history_days=10)
+@scenario("free_tier_rate_limit", "free_tier", history_days=10, needs="economy")
 def free_rate_limit(w: World, p: Plan) -> None:
     """A free-tier user with credit left fires a few requests at once: the 4th inside a minute
     is refused (429, 3 requests per minute on the free tier)."""
@@ -172,7 +174,7 @@ def free_rate_limit(w: World, p: Plan) -> None:
     )  # fmt: skip
 
 
-@scenario("tier_upgrade_pending", "free_tier", history_days=10)
+@scenario("tier_upgrade_pending", "free_tier", history_days=10, needs="economy,standard")
 def tier_pending(w: World, p: Plan) -> None:
     """A free-tier user adds a card and buys credit; the upgrade applies a day after the criteria
     hold, and meanwhile they try what a paid tier allows: a pricier model (403) or a burst (429)."""
@@ -195,7 +197,7 @@ def tier_pending(w: World, p: Plan) -> None:
     w.top_up(org, paid_at, amount)
     try_at = paid_at + rng.randint(5, 60) * MINUTE
     if p.variant % 2 == 0:
-        wanted = rng.choice(("gpt-4o", "claude-sonnet", "gemini-pro", "gpt-4.1"))
+        wanted = pick_model(rng, "standard", provider=p.provider)
         probe = Stream("prod", wanted, try_at, try_at + HOUR, 1, input_tokens=1200, output_tokens=300)
         rules = (Rule.MODEL_NOT_IN_TIER,)
         facts = {"model": wanted, "amount": amount}
@@ -210,7 +212,7 @@ def tier_pending(w: World, p: Plan) -> None:
     )  # fmt: skip
 
 
-@scenario("model_not_in_tier", "free_tier", history_days=14)
+@scenario("model_not_in_tier", "free_tier", history_days=14, needs="economy,premium")
 def model_not_in_tier(w: World, p: Plan) -> None:
     """A tier-1 account (or a free one) asks for a model its tier does not include: 403."""
     rng = p.rng
@@ -218,13 +220,16 @@ def model_not_in_tier(w: World, p: Plan) -> None:
     created = p.latest - (rng.randint(2, 6) if paid else rng.randint(5, 40)) * DAY
     if paid:
         org = prepaid_org(w, p, created=created, tier="tier1", credit=rng.choice(("10.00", "20.00", "30.00")))
-        wanted = rng.choice(PREMIUM)
+        wanted = premium_model(rng, p.provider)
     else:
         org = _free_org(w, p, created, rng.choice(("5.00", "10.00")))
-        wanted = rng.choice(("gpt-4o", "claude-sonnet", "gemini-pro", "o3-mini"))
+        wanted = pick_model(rng, "standard", provider=p.provider)
     start = created + 2 * HOUR
     s = _stream(
-        p, start, model=pick_model(rng, "economy"), per_day=rng.randint(100, 400 if not paid else 2000)
+        p,
+        start,
+        model=pick_model(rng, "economy", provider=p.provider),
+        per_day=rng.randint(100, 400 if not paid else 2000),
     )
     if not paid:
         s = Stream(s.key, s.model, s.start, s.end, s.per_day, hours=s.hours, input_tokens=s.input_tokens,
@@ -276,7 +281,11 @@ def revoked_key(w: World, p: Plan) -> None:
                              input_tokens=side.input_tokens, output_tokens=side.output_tokens, minute=side.minute))  # fmt: skip
     ticket_on_refusal(
         w, p, org, Truth("api_key_issue", "invalid_or_revoked_key"), (Rule.INVALID_KEY,), after=cut,
-        symptom="key_invalid", facts={"service": service}, paste=0.75,
+        symptom="key_invalid", facts={"service": service},
+        # A key the platform never issued leaves no trace on the account: the customer's error is
+        # the only evidence, and someone reporting it pastes it.
+        paste=0.75 if p.variant % 2 == 0 else 1.0,
+        paste_mode=None if p.variant % 2 == 0 else p.rng.choice(("attachment", "inline", "message")),
     )  # fmt: skip
 
 
@@ -307,7 +316,7 @@ def departed_key(w: World, p: Plan) -> None:
 # ------------------------------------------------------------------------------- rate limit
 
 
-@scenario("rate_limit", "rate_limit", history_days=14)
+@scenario("rate_limit", "rate_limit", history_days=14, needs="standard")
 def rate_limit(w: World, p: Plan) -> None:
     """A paid tier-1 account sends long documents to a standard model: tokens per minute run
     out (30,000 TPM), or one request alone is larger than the minute's allowance."""
@@ -315,7 +324,7 @@ def rate_limit(w: World, p: Plan) -> None:
     created = p.latest - rng.randint(3, 6) * DAY
     org = prepaid_org(w, p, created=created, tier="tier1", credit=rng.choice(("20.00", "40.00")))
     start = created + 3 * HOUR
-    model = pick_model(rng, "standard", family=rng.choice(("gpt", "claude", "gemini")))
+    model = pick_model(rng, "standard", provider=p.provider)
     w.stream(org, _stream(p, start, model=model, per_day=rng.randint(50, 200)))
     at = p.latest - rng.randint(4, 50) * HOUR
     big = Stream("prod", model, at, at + HOUR, 1, input_tokens=rng.randint(7000, 9500), output_tokens=800)
@@ -368,7 +377,7 @@ def outstanding_balance(w: World, p: Plan) -> None:
     this_month = month_start(p.latest - 2 * DAY)
     unpaid_from = month_start(month_start(this_month - DAY) - DAY)
     created = unpaid_from - rng.randint(45, 90) * DAY
-    org = invoiced_org(w, p, created=created, pay_until=unpaid_from, model=pick_model(rng, "economy"),
+    org = invoiced_org(w, p, created=created, pay_until=unpaid_from, model=pick_model(rng, "economy", provider=p.provider),
                        per_day=rng.randint(300, 2000), end=p.latest + DAY)  # fmt: skip
     flag_at = unpaid_from + 60 * DAY
     w.tick_at(unpaid_from + 30 * DAY + 2 * HOUR)

@@ -19,12 +19,12 @@ from quotadesk.sim.scenarios.common import (
     DAY,
     HOUR,
     MINUTE,
-    PRICIER,
     Plan,
     day_spend,
     invoiced_org,
     pick_model,
     prepaid_org,
+    pricier_pair,
     quiet_hours,
     raise_case,
     scenario,
@@ -51,7 +51,7 @@ def base_stream(p: Plan, start: datetime, *, model: str | None = None, key: str 
     rng = p.rng
     return Stream(
         key,
-        model or pick_model(rng, rng.choice(("economy", "economy", "standard"))),
+        model or pick_model(rng, rng.choice(("economy", "economy", "standard")), provider=p.provider),
         start,
         p.latest + DAY,
         rng.randint(1500, 12000),
@@ -120,35 +120,37 @@ def retry_storm(w: World, p: Plan) -> None:
     s = base_stream(p, start)
     s = Stream(s.key, s.model, s.start, s.end, s.per_day, hours=s.hours, input_tokens=s.input_tokens,
                output_tokens=s.output_tokens, minute=s.minute, weekend=s.weekend, bodies="distinct",
-               retries=rng.randint(6, 12))  # fmt: skip
-    org = funded_org(w, p, created=created, monthly=_monthly(s) * 3)
+               retries=rng.randint(8, 15))  # fmt: skip
+    org = funded_org(w, p, created=created, monthly=_monthly(s) * 6)
     w.stream(org, s)
     for _ in range(20):
         day = p.latest - rng.randint(3, 12) * DAY
         begin = day.replace(hour=rng.choice(s.hours), minute=0, second=0, microsecond=0)
-        end = begin + rng.randint(6, 30) * HOUR
+        end = begin + rng.randint(18, 54) * HOUR
         if not w.busy(begin - HOUR, end + HOUR):
             break
+    # While it lasts, half or more of the attempts fail; the rest are processed and billed, though
+    # the client has already given up on them and sent the same body again.
     w.driver.outages.append(
-        Outage(begin, end, rng.uniform(0.6, 0.85), rng.choice((500, 502, 504)), org.id, "prod")
+        Outage(begin, end, rng.uniform(0.5, 0.7), rng.choice((500, 502, 504)), org.id, "prod")
     )
     _bill_case(w, p, org, "retry_storm", begin)
 
 
-@scenario("model_swap", "unexpected_high_bill", history_days=HISTORY)
+@scenario("model_swap", "unexpected_high_bill", history_days=HISTORY, needs="swap")
 def model_swap(w: World, p: Plan) -> None:
     """A deploy moves the same traffic to a pricier model from one day on."""
     rng = p.rng
     start = p.latest - HISTORY * DAY
     created = start - rng.randint(20, 300) * DAY
-    cheap = rng.choice(sorted(PRICIER))
+    cheap, dear = pricier_pair(rng, p.provider)
     s = base_stream(p, start, model=cheap)
     swap = (p.latest - rng.randint(8, 20) * DAY).replace(
         hour=rng.randint(9, 17), minute=0, second=0, microsecond=0
     )
     before = Stream(s.key, s.model, s.start, swap, s.per_day, hours=s.hours, input_tokens=s.input_tokens,
                     output_tokens=s.output_tokens, minute=s.minute, weekend=s.weekend)  # fmt: skip
-    after = Stream(s.key, PRICIER[cheap], swap, s.end, s.per_day, hours=s.hours, input_tokens=s.input_tokens,
+    after = Stream(s.key, dear, swap, s.end, s.per_day, hours=s.hours, input_tokens=s.input_tokens,
                    output_tokens=s.output_tokens, minute=s.minute, weekend=s.weekend)  # fmt: skip
     org = funded_org(w, p, created=created, monthly=_monthly(after) * 2)
     w.stream(org, before)
@@ -238,7 +240,7 @@ def billing_discrepancy(w: World, p: Plan) -> None:
     month = month_start(p.latest)
     last = month_start(month - DAY)
     created = last - rng.randint(40, 80) * DAY
-    model = pick_model(rng, rng.choice(("economy", "standard")))
+    model = pick_model(rng, rng.choice(("economy", "standard")), provider=p.provider)
     per_day = rng.randint(800, 6000)
     org = invoiced_org(
         w, p, created=created, pay_until=None, model=model, per_day=per_day, end=p.latest + DAY

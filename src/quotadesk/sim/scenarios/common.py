@@ -80,19 +80,22 @@ class Scenario:
     history_days: int = 21
     outage: bool = False
     variants: int = 2
+    needs: str = ""
 
 
 REGISTRY: dict[str, Scenario] = {}
 
 
 def scenario(root_cause: str, incident: str, *, history_days: int = 21, outage: bool = False,
-             variants: int = 2) -> Callable[[Build], Build]:  # fmt: skip
-    """Register a builder for ``root_cause`` (one per root cause)."""
+             variants: int = 2, needs: str = "") -> Callable[[Build], Build]:  # fmt: skip
+    """Register a builder for ``root_cause`` (one per root cause). ``needs`` names what the
+    provider's models must include (``premium``, ``swap``: a cheaper model and a pricier one,
+    ``standard``), so the case is staged under a provider that has it."""
 
     def register(fn: Build) -> Build:
         if root_cause in REGISTRY:
             raise ValueError(f"two scenarios for {root_cause}")
-        REGISTRY[root_cause] = Scenario(root_cause, incident, fn, history_days, outage, variants)
+        REGISTRY[root_cause] = Scenario(root_cause, incident, fn, history_days, outage, variants, needs)
         return fn
 
     return register
@@ -101,12 +104,48 @@ def scenario(root_cause: str, incident: str, *, history_days: int = 21, outage: 
 # ----------------------------------------------------------------------------- org set-up
 
 
-def pick_model(rng: random.Random, klass: str = "economy", family: str | None = None) -> str:
-    names = sorted(m for m, p in DEFAULT_PRICES.items() if p.price_class == klass)
-    if family is not None:
-        named = [m for m in names if m.startswith(family)]
-        names = named or names
-    return rng.choice(names)
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "openai": ("gpt-", "o1", "o3", "o4"),
+    "azure": ("gpt-", "o1", "o3", "o4"),
+    "anthropic": ("claude-",),
+    "google": ("gemini-",),
+    "deepseek": ("deepseek-",),
+    "mistral": ("mistral-",),
+    "groq": ("llama-",),
+    "together": ("llama-", "deepseek-"),
+}
+"""Models a provider's customers call (a dialect not listed here fronts every model)."""
+
+
+def family(provider: str) -> list[str]:
+    prefixes = FAMILIES.get(provider)
+    names = sorted(DEFAULT_PRICES)
+    return names if prefixes is None else [m for m in names if m.startswith(prefixes)]
+
+
+def pick_model(rng: random.Random, klass: str = "economy", family_prefix: str | None = None,
+               provider: str | None = None) -> str:  # fmt: skip
+    """A model of price class ``klass`` that ``provider``'s customers would call (the nearest
+    class the provider has when it has none of that class)."""
+    names = family(provider) if provider else sorted(DEFAULT_PRICES)
+    if family_prefix is not None:
+        names = [m for m in names if m.startswith(family_prefix)] or names
+    of_class = [m for m in names if DEFAULT_PRICES[m].price_class == klass]
+    return rng.choice(of_class or names)
+
+
+def supports(provider: str, needs: str) -> bool:
+    """Can a case that needs ``needs`` (comma-separated: a price class, or ``swap``: a cheaper
+    model with a pricier sibling) be staged under ``provider``?"""
+    names = family(provider)
+    for need in filter(None, needs.split(",")):
+        if need == "swap":
+            ok = any(m in PRICIER for m in names)
+        else:
+            ok = any(DEFAULT_PRICES[m].price_class == need for m in names)
+        if not ok:
+            return False
+    return True
 
 
 PRICIER = {
@@ -121,6 +160,17 @@ PRICIER = {
 """A cheaper model and the pricier one a deploy might swap it for."""
 
 PREMIUM = ("o1", "claude-opus")
+
+
+def premium_model(rng: random.Random, provider: str) -> str:
+    names = [m for m in family(provider) if m in PREMIUM]
+    return rng.choice(names or list(PREMIUM))
+
+
+def pricier_pair(rng: random.Random, provider: str) -> tuple[str, str]:
+    names = [m for m in family(provider) if m in PRICIER] or sorted(PRICIER)
+    cheap = rng.choice(names)
+    return cheap, PRICIER[cheap]
 
 
 def prepaid_org(
@@ -346,6 +396,7 @@ def ticket_on_refusal(
     paste: float = 0.7,
     facts: dict[str, Any] | None = None,
     then: Callable[[Refusal, datetime], None] | None = None,
+    paste_mode: str | None = None,
 ) -> None:
     """The customer writes ``delay`` minutes after first meeting one of ``rules``; ``then`` may
     schedule what they do before writing (e.g. try another card)."""
@@ -362,7 +413,16 @@ def ticket_on_refusal(
             truth,
             received,
             compose=simple_compose(
-                w, p, org, symptom, since=r.at, hints=hints, rules=rules, paste=paste, facts=facts
+                w,
+                p,
+                org,
+                symptom,
+                since=r.at,
+                hints=hints,
+                rules=rules,
+                paste=paste,
+                facts=facts,
+                paste_mode=paste_mode,
             ),
             notes={"first_refusal": r.at.isoformat(), "rule": r.deny.rule.value},
         )

@@ -43,7 +43,7 @@ def _funded_stream(
 ) -> Stream:
     """A stream that spends ``credit`` in about ``days`` (weekdays) of traffic."""
     rng = p.rng
-    model = pick_model(rng, rng.choice(("economy", "economy", "standard")))
+    model = pick_model(rng, rng.choice(("economy", "economy", "standard")), provider=p.provider)
     inp, out = rng.randint(600, 2500), rng.randint(150, 600)
     per_request = day_spend(model, 1000, inp, out) / 1000
     budget = int(float(credit) * 1e9)
@@ -193,7 +193,7 @@ def invoice_overdue(w: World, p: Plan) -> None:
     this_month = month_start(p.latest - 3 * DAY)
     unpaid_from = month_start(this_month - DAY)  # the invoice issued on the 1st of last month
     created = unpaid_from - rng.randint(70, 200) * DAY
-    model = pick_model(rng, rng.choice(("economy", "standard")))
+    model = pick_model(rng, rng.choice(("economy", "standard")), provider=p.provider)
     per_day = rng.randint(300, 3000)
     org = invoiced_org(w, p, created=created, pay_until=unpaid_from, model=model, per_day=per_day,
                        end=p.latest + DAY)  # fmt: skip

@@ -18,10 +18,10 @@ from quotadesk.sim.scenarios.common import (
     DAY,
     HOUR,
     MINUTE,
-    PREMIUM,
     Plan,
     day_spend,
     pick_model,
+    premium_model,
     quiet_hours,
     raise_case,
     scenario,
@@ -51,7 +51,7 @@ def _refund_case(w: World, p: Plan, org: SimOrg, root: str, route: str, event: d
     )  # fmt: skip
 
 
-@scenario("account_compromise", "refund_request", history_days=HISTORY)
+@scenario("account_compromise", "refund_request", history_days=HISTORY, needs="premium")
 def compromise(w: World, p: Plan) -> None:
     """The production key leaks; for a day or two it is used from unknown addresses, at night
     for this account, on a premium model the account never calls. Sometimes the customer
@@ -67,7 +67,7 @@ def compromise(w: World, p: Plan) -> None:
     w.stream(org, s)
     leak = (p.latest - rng.randint(4, 12) * DAY).replace(minute=0, second=0, microsecond=0)
     night = tuple(h for h in range(24) if h not in hours)
-    model = rng.choice(PREMIUM)
+    model = premium_model(rng, p.provider)
     abuse = Stream("prod", model, leak, leak + rng.randint(18, 60) * HOUR, rng.randint(2000, 6000), hours=night,
                    input_tokens=rng.randint(1500, 4000), output_tokens=rng.randint(600, 1500), weekend=1.0,
                    minute=rng.randrange(0, 59), ip=f"185.220.{rng.randint(100, 200)}.{rng.randint(2, 250)}",
@@ -110,7 +110,7 @@ def outage_retries(w: World, p: Plan) -> None:
     s = base_stream(p, start)
     s = Stream(s.key, s.model, s.start, s.end, s.per_day, hours=ALL_DAY, input_tokens=s.input_tokens,
                output_tokens=s.output_tokens, minute=s.minute, weekend=s.weekend, bodies="distinct",
-               retries=rng.randint(6, 12))  # fmt: skip
+               retries=rng.randint(10, 20))  # fmt: skip
     org = funded_org(
         w, p, created=created, monthly=day_spend(s.model, s.per_day, s.input_tokens, s.output_tokens) * 90
     )
@@ -120,7 +120,7 @@ def outage_retries(w: World, p: Plan) -> None:
     inc = type(inc)(
         inc.id, inc.name, inc.impact, inc.components, inc.start + shift, inc.end + shift + 3 * HOUR
     )
-    w.incident(inc, rng.uniform(0.6, 0.85), rng.choice((500, 502, 503)))
+    w.incident(inc, rng.uniform(0.5, 0.7), rng.choice((500, 502, 503)))
     hours = (inc.end - inc.start).total_seconds() / 3600
     _refund_case(w, p, org, "provider_outage_retries", "billing_team", inc.start, "refund_outage",
                  facts={"amount": _spent(s, hours * 3)}, lo=1, hi=4)  # fmt: skip
@@ -172,14 +172,14 @@ def code_bug(w: World, p: Plan) -> None:
                  facts={"amount": _spent(bug, hours), "bug": rng.choice(BUGS)}, attachments=attach)  # fmt: skip
 
 
-@scenario("expensive_model", "refund_request", history_days=HISTORY)
+@scenario("expensive_model", "refund_request", history_days=HISTORY, needs="premium")
 def expensive_model(w: World, p: Plan) -> None:
     """The customer built on a premium model from the start and steadily; the bill is what
     that model costs."""
     rng = p.rng
     start = p.latest - HISTORY * DAY
     created = start - rng.randint(10, 200) * DAY
-    model = rng.choice(PREMIUM)
+    model = premium_model(rng, p.provider)
     s = base_stream(p, start, model=model)
     s = Stream(s.key, model, s.start, s.end, max(200, s.per_day // 6), hours=s.hours, input_tokens=s.input_tokens,
                output_tokens=s.output_tokens, minute=s.minute, weekend=s.weekend)  # fmt: skip
@@ -187,7 +187,7 @@ def expensive_model(w: World, p: Plan) -> None:
         w, p, created=created, monthly=day_spend(model, s.per_day, s.input_tokens, s.output_tokens) * 60
     )
     w.stream(org, s)
-    side = pick_model(rng, "economy")
+    side = pick_model(rng, "economy", provider=p.provider)
     w.stream(
         org,
         Stream("prod", side, start, s.end, rng.randint(50, 300), hours=s.hours, minute=(s.minute + 29) % 60),
