@@ -77,3 +77,10 @@ def test_periods_parse_and_step_back() -> None:
     assert span.days == 15 and not span.is_month and Period.parse("2026-10").is_month
     with pytest.raises(InputError, match="period"):
         Period.parse("October")
+
+
+def test_months_cover_a_log_older_than_the_lookback() -> None:
+    rows = daily_rows(datetime(2025, 5, 1, tzinfo=UTC), 3) + daily_rows(datetime(2026, 10, 1, tzinfo=UTC), 10)
+    report = analyse(load_usage(rows, None), as_of=datetime(2026, 10, 20, tzinfo=UTC))
+    assert [m.period.label for m in report.months] == ["2025-05", "2026-10"]
+    assert report.total_nanos == 13 * 2_000_000_000

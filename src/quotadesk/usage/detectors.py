@@ -325,7 +325,6 @@ def _in(w: Window, p: Period) -> bool:
 
 
 def _report(ctx: Context, findings: list[Finding], errors: list[str]) -> UsageReport:
-    import ibis
 
     p = ctx.profile
     data = p.data
@@ -345,16 +344,7 @@ def _report(ctx: Context, findings: list[Finding], errors: list[str]) -> UsageRe
         decomposition = decompose(data, cur, ctx.against)
     if change > 0:
         findings = [_with_share(f, change, ctx.current) for f in findings]
-    months_rows = data.fetch(
-        data.table.filter(data.table.ts <= as_of)
-        .group_by(m=data.table.ts.truncate("M"))
-        .aggregate(cost=ibis._.cost_nanos.sum(), requests=ibis._.requests.sum())
-        .order_by("m")
-    ).dicts()
-    months = tuple(
-        MonthTotal(Period.month_of(r["m"].astimezone(UTC)), int(r["cost"]), int(r["requests"]))
-        for r in months_rows
-    )
+    months = _months(p, as_of)
     total = p.day_total()
     d0 = max(0, p.day_index(ctx.previous.start))
     daily = tuple(
@@ -386,6 +376,39 @@ def _report(ctx: Context, findings: list[Finding], errors: list[str]) -> UsageRe
         first_seen_ips=dict(sorted(((ip, s.first) for ip, s in p.ips.items()), key=lambda x: x[1])[-1000:]),
         detector_errors=tuple(errors),
     )
+
+
+def _months(p: Profile, as_of: datetime) -> tuple[MonthTotal, ...]:
+    """Calendar-month totals of the whole log up to ``as_of``.
+
+    From the profile's daily arrays when they hold the whole log (no extra pass over the
+    rows); with a log older than the profile's lookback, from the rows.
+    """
+    data = p.data
+    if data.start is not None and data.start < at_day(p.day0):
+        import ibis
+
+        t = data.table
+        rows = data.fetch(
+            t.filter(t.ts <= as_of)
+            .group_by(m=t.ts.truncate("M"))
+            .aggregate(cost=ibis._.cost_nanos.sum(), requests=ibis._.requests.sum())
+            .order_by("m")
+        ).dicts()
+        return tuple(
+            MonthTotal(Period.month_of(r["m"].astimezone(UTC)), int(r["cost"]), int(r["requests"])) for r in rows
+        )
+    total = p.day_total()
+    out: dict[str, MonthTotal] = {}
+    for i in range(p.n_days):
+        requests = int(total.requests[i] + total.failed[i])
+        cost = int(total.cost[i])
+        if not requests and not cost:
+            continue
+        period = Period.month_of(at_day(p.day0 + i))
+        m = out.get(period.label, MonthTotal(period, 0, 0))
+        out[period.label] = MonthTotal(period, m.cost_nanos + cost, m.requests + requests)
+    return tuple(out[k] for k in sorted(out))
 
 
 def _with_share(f: Finding, change: int, current: Period) -> Finding:
