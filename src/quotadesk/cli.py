@@ -154,8 +154,18 @@ def _register_usage() -> None:
     app.add_typer(usage_app, name="usage", help="The usage log: import real exports, explain a bill.")
 
 
+def _register_sim() -> None:
+    from quotadesk.cli_sim import bundle_app, demo_command, practice_command, sim_app
+
+    app.add_typer(bundle_app, name="bundle")
+    app.add_typer(sim_app, name="sim")
+    app.command("demo")(demo_command)
+    app.command("practice")(practice_command)
+
+
 _register_books()
 _register_usage()
+_register_sim()
 
 
 def main() -> None:
