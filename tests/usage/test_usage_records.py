@@ -134,6 +134,17 @@ def test_prices_finer_than_a_nano_per_token_are_exact() -> None:
     assert data.total_nanos == want
 
 
+def test_cost_text_is_read_exactly() -> None:
+    rows = [
+        row(0, cost="0.1234567890"),  # a trailing zero past the nano-dollar is still exact
+        row(1, cost="-0.25"),  # an adjustment
+        row(2, cost="12"),
+        row(3, cost="999999999.999999999"),
+    ]
+    data = load_usage(rows, None)
+    assert data.total_nanos == 123_456_789 - 250_000_000 + 12_000_000_000 + 999_999_999_999_999_999
+
+
 def test_no_records_is_an_empty_log() -> None:
     data = load_usage([], None)
     assert data.is_empty and data.total_nanos == 0
@@ -155,6 +166,7 @@ BAD_INLINE = [
     ({"cost": "12,50"}, "usage.records[3].cost: not a decimal amount"),
     ({"cost": 0.25}, "usage.records[3].cost: expected a decimal string of dollars, got a float"),
     ({"cost": "0.0000000001"}, "usage.records[3].cost: finer than a nano-dollar"),
+    ({"cost": "1000000000.00"}, "usage.records[3].cost: not a decimal amount of dollars under $1e9"),
     ({"model": "gpt-9-turbo-max"}, "usage.records[3].model: no price for model 'gpt-9-turbo-max'"),
     ({"input_tokens": True}, "usage.records[3].input_tokens: expected an integer, got a boolean"),
     ({"input_tokens": 10**13}, "usage.records[3].input_tokens: implausibly large"),

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from quotadesk.errors import UsageFileError
@@ -24,8 +25,9 @@ DEFAULTS = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "requests
 _TS_RE = r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)\s*$"
 _TS_NAIVE_RE = r"^\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$"
 _INT_RE = r"^\s*[+-]?\d+\s*$"
-_COST_RE = r"^\s*-?\d+(\.\d+)?\s*$"
-_COST_NANO_RE = r"^\s*-?\d+(\.\d{1,9})?\s*$"
+MAX_COST_DOLLARS = 10**9
+"""A billion dollars in one row is a corrupt value (and would overflow nano-dollars)."""
+_FINER_RE = r"\.\d{9}\d*[1-9]\s*$"
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,16 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
         prep[f"_{name}_ok"] = prep[f"_{name}"].re_search(_INT_RE)
     cost_decimal = "cost" in names and schema["cost"].is_decimal()
     if not cost_decimal:
-        prep["_cost"] = text("cost")
-        prep["_cost_ok"] = prep["_cost"].re_search(_COST_RE)
-        prep["_cost_ok9"] = prep["_cost"].re_search(_COST_NANO_RE)
+        # One exact parse into an int64-backed decimal (nano-dollars under $1e9); digits
+        # past the nano-dollar are looked for only where the text is long enough to hold
+        # them. Trimming or a pattern on every row would cost more than the rest together.
+        cost_text = raw.cost.nullif("") if "cost" in names and schema["cost"].is_string() else text("cost")
+        prep["_cost"] = cost_text
+        prep["_cost_d"] = cost_text.try_cast("decimal(18, 9)")
+        dot = cost_text.find(".")
+        prep["_cost_fine"] = ibis.ifelse(
+            (dot >= 0) & (cost_text.length() - dot > 10), cost_text.re_search(_FINER_RE), False
+        )
     pre = raw.mutate(**prep) if prep else raw
 
     checks: list[Check] = []
@@ -165,14 +174,21 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
 
     # cost
     if cost_decimal:
-        cost = pre.cost.cast("decimal(38, 9)")
+        d = pre.cost.cast("decimal(38, 9)")
+        checks.append(Check("cost", "implausibly large", d.abs() >= MAX_COST_DOLLARS, _cost_test))
+        exact = d
     else:
         checks += [
-            Check("cost", "not a decimal amount of dollars", pre._cost.notnull() & ~pre._cost_ok, _cost_test),
-            Check("cost", "finer than a nano-dollar", pre._cost_ok & ~pre._cost_ok9, _cost_nano_test),
+            Check(
+                "cost",
+                "not a decimal amount of dollars under $1e9",
+                pre._cost.notnull() & pre._cost_d.isnull(),
+                _cost_test,
+            ),
+            Check("cost", "finer than a nano-dollar", pre._cost_fine, _cost_nano_test),
         ]
-        cost = ibis.ifelse(pre._cost_ok9, pre._cost.try_cast("decimal(38, 9)"), ibis.null("decimal(38, 9)"))
-    cols["given_nanos"] = (cost * 1_000_000_000).cast("int64")
+        exact = ibis.ifelse(pre._cost_fine, ibis.null("decimal(18, 9)"), pre._cost_d).cast("decimal(38, 9)")
+    cols["given_nanos"] = (exact * 1_000_000_000).cast("int64")
     flags = {f"_f{i}": check.flag.fill_null(False) for i, check in enumerate(checks)}
     normal = pre.select(**cols, **flags)
     return normal, checks
@@ -234,20 +250,33 @@ def _range_test(
     return test
 
 
+def _decimal(value: str | None) -> Decimal | None:
+    """The cost as the engine parses it, or None when it is missing or junk."""
+    if blank(value):
+        return None
+    assert value is not None
+    try:
+        d = Decimal(value.strip())
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
 def _cost_test(row: dict[str, str | None]) -> str | None:
     value = row["cost"]
     if blank(value):
         return None
     assert value is not None
-    if not re.search(_COST_RE, value):
-        return f"not a decimal amount of dollars: {value[:40]!r}"
+    d = _decimal(value)
+    if d is None or abs(d) >= MAX_COST_DOLLARS:
+        return f"not a decimal amount of dollars under $1e9: {value[:40]!r}"
     return None
 
 
 def _cost_nano_test(row: dict[str, str | None]) -> str | None:
-    value = row["cost"]
-    if value is not None and re.search(_COST_RE, value) and not re.search(_COST_NANO_RE, value):
-        return f"finer than a nano-dollar: {value[:40]!r}"
+    d = _decimal(row["cost"])
+    if d is not None and abs(d) < MAX_COST_DOLLARS and d != d.quantize(Decimal("0.000000001")):
+        return f"finer than a nano-dollar: {row['cost']!r}"
     return None
 
 

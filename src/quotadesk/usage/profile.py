@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from quotadesk.usage import engine
 from quotadesk.usage.records import UsageData
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     t = data.table
     since = as_of - timedelta(days=LOOKBACK_DAYS)
     scoped = t.filter((t.ts <= as_of) & (t.ts >= since))
-    secs = scoped.ts.epoch_seconds()
+    secs = engine.epoch_seconds(data.con, scoped.ts)
     base = scoped.mutate(h=(secs // 3600).cast("int64"), bad=scoped.status >= 400)
     fetched = data.fetch(
         base.group_by(["h", "key_id", "model", "bad"]).aggregate(
