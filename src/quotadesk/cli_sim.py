@@ -172,6 +172,7 @@ def sim_run_command(
     only: Annotated[
         str | None, typer.Option("--only", help="Comma-separated root causes to stage (default: all).")
     ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Worlds simulated at once, in separate processes.")] = 1,
     json_out: JsonOption = False,
 ) -> None:
     """Simulate accounts and their tickets; write the case bundles with their ground truth."""
@@ -192,6 +193,7 @@ def sim_run_command(
                 per_world=per_world,
                 background=background,
                 only=roots,
+                jobs=jobs,
                 progress=lambda _what, done, total: bar.update(task, completed=done, total=total),
             )
         write_cases(g.cases, out)
@@ -244,7 +246,23 @@ def sim_score_command(
     render_report(report)
 
 
+SHORT = {
+    "provider_outage": "outage",
+    "payment_failure": "payment",
+    "unexpected_high_bill": "high bill",
+    "spending_limit": "limit",
+    "free_tier": "free",
+    "refund_request": "refund",
+    "account_suspension": "suspended",
+    "api_key_issue": "key",
+    "rate_limit": "rate",
+    "needs_info": "info",
+}
+"""Column headings of the incident matrix, short enough for a terminal."""
+
+
 def render_report(report: Any) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -257,15 +275,15 @@ def render_report(report: Any) -> None:
     )
     matrix = report.incident_matrix()
     got = sorted({g for row in matrix.values() for g in row})
-    inc = Table(title="Incidents: expected (rows) x triage (columns)")
-    inc.add_column("expected")
+    inc = Table(title="Incidents: expected (rows) x triage (columns)", box=box.SIMPLE_HEAD)
+    inc.add_column("expected", no_wrap=True)
     for g in got:
-        inc.add_column(g.replace("_", " "), justify="right")
+        inc.add_column(SHORT.get(g, g), justify="right", no_wrap=True)
     for want in sorted(matrix):
         inc.add_row(want, *[str(matrix[want].get(g, "")) if matrix[want].get(g) else "." for g in got])
     con.print(inc)
-    roots = Table(title="Root causes: expected -> what triage said")
-    roots.add_column("expected incident/root cause")
+    roots = Table(title="Root causes: expected -> what triage said", box=box.SIMPLE_HEAD)
+    roots.add_column("expected incident/root cause", no_wrap=True)
     roots.add_column("n", justify="right")
     roots.add_column("right", justify="right")
     roots.add_column("confused with")
@@ -306,6 +324,7 @@ def demo_command(
     json_out: JsonOption = False,
 ) -> None:
     """A month of a dozen simulated organizations on fresh books, their tickets, and the desk's diagnoses."""
+    from rich import box
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -373,9 +392,13 @@ def demo_command(
         f"Simulated {report.start} to {report.end}: {report.organizations} organizations, "
         f"{report.usage_rows:,} usage rows, refusals from the rulebook: {refused}."
     )
-    table = Table(title=f"The desk: {len(report.rows)} tickets")
-    for col in ("ticket", "customer", "incident", "root cause", "route", "key figure", "sim"):
-        table.add_column(col, overflow="fold")
+    table = Table(title=f"The desk: {len(report.rows)} tickets", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("ticket", no_wrap=True)
+    table.add_column("customer")
+    for col in ("incident", "root cause", "route"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("sim", no_wrap=True)
+    table.add_column("key figure", min_width=24)
     for r in report.rows:
         table.add_row(
             r.ticket,
@@ -383,8 +406,8 @@ def demo_command(
             r.incident,
             r.root_cause,
             r.route,
-            r.figure,
             "[green]ok[/green]" if r.matches_truth else "[red]differs[/red]",
+            r.figure,
         )
     console.print(table)
     right = sum(r.matches_truth for r in report.rows)

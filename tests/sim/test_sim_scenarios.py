@@ -67,9 +67,9 @@ DETERMINISM_ROOTS = ("card_expired_or_declined", "retry_storm", "account_comprom
 
 
 def test_same_seed_same_cases_other_seed_other_cases(tmp_path: Path) -> None:
-    a = generate(11, 4, only=DETERMINISM_ROOTS, db_dir=tmp_path / "a")
-    b = generate(11, 4, only=DETERMINISM_ROOTS, db_dir=tmp_path / "b")
-    c = generate(12, 4, only=DETERMINISM_ROOTS, db_dir=tmp_path / "c")
+    a = generate(11, 4, only=DETERMINISM_ROOTS, per_world=2, db_dir=tmp_path / "a")
+    b = generate(11, 4, only=DETERMINISM_ROOTS, per_world=2, db_dir=tmp_path / "b", jobs=2)  # other processes
+    c = generate(12, 4, only=DETERMINISM_ROOTS, per_world=2, db_dir=tmp_path / "c")
     assert not a.missing and len(a.cases) == 4
     assert _normalized(a.cases) == _normalized(b.cases)
     assert [x[2]["ticket"] for x in _normalized(a.cases)] != [x[2]["ticket"] for x in _normalized(c.cases)]

@@ -97,13 +97,25 @@ class DeskRow:
     path: Path | None
 
 
-def key_figure(result: dict[str, Any]) -> str:
-    """The evidence line a desk lead would read first: the first figure from the books or
-    the usage (not the customer's own error, not the status page unless that is the answer)."""
+GENERIC_FACTS = (
+    "Error seen",
+    "Ticket",
+    "Usage total for",
+    "Spendable balance at as_of",
+    "Status-page incident",
+)
+
+
+def key_figure(result: dict[str, Any], width: int = 70) -> str:
+    """The evidence line a desk lead would read first: the first figure from the books or the
+    usage that is specific to this case (not the customer's own error, not a month's total,
+    not the balance or the status page unless nothing more specific was found)."""
     facts = [e["fact"] for e in result.get("evidence", []) if any(ch.isdigit() for ch in e["fact"])]
-    skip = ("Error seen", "Ticket")
-    chosen = next((f for f in facts if not f.startswith(skip)), facts[0] if facts else "")
-    return chosen if len(chosen) <= 90 else chosen[:87] + "..."
+    specific = [f for f in facts if not f.startswith(GENERIC_FACTS)]
+    if result.get("incident") == "provider_outage":
+        specific = [f for f in facts if f.startswith("Status-page incident")] or specific
+    chosen = str((specific or facts or [""])[0])
+    return chosen if len(chosen) <= width else chosen[: width - 3] + "..."
 
 
 def demo_picks(seed: int, count: int) -> list[tuple[int, str, int]]:

@@ -17,7 +17,8 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,40 @@ def _root(picks: Sequence[tuple[int, str, int]], index: int) -> str:
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _WorldJob:
+    seed: int
+    number: int
+    group: tuple[tuple[int, str, int], ...]
+    path: str
+    background: int
+
+
+def _run_world(job: _WorldJob) -> tuple[list[Case], list[str], int]:
+    """One world on its own SQLite file: the cases it produced, the plans that produced none,
+    and how many admission calls it made. The cases come back without their ``compose``
+    (a closure over the world), so they can cross a process boundary."""
+    path = Path(job.path)
+    if path.exists():
+        path.unlink()
+    books = Books.open(f"sqlite:///{path}")
+    try:
+        w = build_world(job.seed, job.number, job.group, books, background=job.background)
+        w.run()
+    finally:
+        books.close()
+    made = [replace(c, compose=_written) for c in w.cases if c.bundle is not None]
+    names = {c.name for c in made}
+    missing = [f"case{i:04d} ({root})" for i, root, _ in job.group if f"case{i:04d}" not in names]
+    return made, missing, w.driver.admits
+
+
+def _written(case: Case) -> dict[str, Any]:
+    """The ``compose`` of a case whose ticket is already written (in its bundle)."""
+    assert case.bundle is not None
+    return dict(case.bundle["ticket"])
+
+
 def generate(
     seed: int,
     count: int,
@@ -178,36 +213,46 @@ def generate(
     only: Sequence[str] = (),
     db_dir: Path | None = None,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> Generated:
-    """Stage ``count`` cases in worlds of ``per_world`` (see the module docstring)."""
+    """Stage ``count`` cases in worlds of ``per_world`` (see the module docstring); ``jobs``
+    worlds run at once in separate processes (each world has its own books)."""
     if count < 1:
         raise InputError("must be at least 1", "count")
     if per_world < 1:
         raise InputError("must be at least 1", "per_world")
+    if jobs < 1:
+        raise InputError("must be at least 1", "jobs")
     t0 = time.perf_counter()
     picks = [(i + 1, root, variant) for i, (root, variant) in enumerate(pick_root_causes(seed, count, only))]
-    groups = [picks[i : i + per_world] for i in range(0, len(picks), per_world)]
+    groups = [tuple(picks[i : i + per_world]) for i in range(0, len(picks), per_world)]
     out = Generated()
     with tempfile.TemporaryDirectory(prefix="quotadesk-sim-") as tmp:
         folder = db_dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        for n, group in enumerate(groups):
-            path = folder / f"world{seed}_{n:03d}.db"
-            if path.exists():
-                path.unlink()
-            books = Books.open(f"sqlite:///{path}")
-            try:
-                w = build_world(seed, n, group, books, background=background)
-                w.run()
-                out.admits += w.driver.admits
-            finally:
-                books.close()
-            made = {c.name for c in w.cases if c.bundle is not None}
-            out.cases.extend(c for c in w.cases if c.bundle is not None)
-            out.missing.extend(f"case{i:04d} ({root})" for i, root, _ in group if f"case{i:04d}" not in made)
-            out.worlds += 1
-            if progress is not None:
-                progress("world", n + 1, len(groups))
+        work = [
+            _WorldJob(seed, n, group, str(folder / f"world{seed}_{n:03d}.db"), background)
+            for n, group in enumerate(groups)
+        ]
+        if jobs > 1 and len(work) > 1:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                results = pool.map(_run_world, work)
+                for n, (made, missing, admits) in enumerate(results):
+                    out.cases.extend(made)
+                    out.missing.extend(missing)
+                    out.admits += admits
+                    out.worlds += 1
+                    if progress is not None:
+                        progress("world", n + 1, len(work))
+        else:
+            for n, job in enumerate(work):
+                made, missing, admits = _run_world(job)
+                out.cases.extend(made)
+                out.missing.extend(missing)
+                out.admits += admits
+                out.worlds += 1
+                if progress is not None:
+                    progress("world", n + 1, len(work))
     out.cases.sort(key=lambda c: c.name)
     out.seconds = time.perf_counter() - t0
     return out

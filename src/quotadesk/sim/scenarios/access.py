@@ -217,14 +217,14 @@ def model_not_in_tier(w: World, p: Plan) -> None:
     """A tier-1 account (or a free one) asks for a model its tier does not include: 403."""
     rng = p.rng
     paid = p.variant % 2 == 0
-    created = p.latest - (rng.randint(2, 6) if paid else rng.randint(5, 40)) * DAY
+    created = p.latest - (rng.randint(3, 7) if paid else rng.randint(5, 40)) * DAY
     if paid:
         org = prepaid_org(w, p, created=created, tier="tier1", credit=rng.choice(("10.00", "20.00", "30.00")))
         wanted = premium_model(rng, p.provider)
     else:
         org = _free_org(w, p, created, rng.choice(("5.00", "10.00")))
         wanted = pick_model(rng, "standard", provider=p.provider)
-    start = created + 2 * HOUR
+    start = created + (26 if paid else 2) * HOUR
     s = _stream(
         p,
         start,
@@ -321,9 +321,9 @@ def rate_limit(w: World, p: Plan) -> None:
     """A paid tier-1 account sends long documents to a standard model: tokens per minute run
     out (30,000 TPM), or one request alone is larger than the minute's allowance."""
     rng = p.rng
-    created = p.latest - rng.randint(3, 6) * DAY
+    created = p.latest - rng.randint(4, 7) * DAY
     org = prepaid_org(w, p, created=created, tier="tier1", credit=rng.choice(("20.00", "40.00")))
-    start = created + 3 * HOUR
+    start = created + 26 * HOUR  # once tier 1 applies (a day after the card and the payment)
     model = pick_model(rng, "standard", provider=p.provider)
     w.stream(org, _stream(p, start, model=model, per_day=rng.randint(50, 200)))
     at = p.latest - rng.randint(4, 50) * HOUR
