@@ -312,7 +312,11 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\bget (?:my|our|that|this|it) (?:money )?back|\breturn (?:my|our) money|uang kembali|\bcompensat"
         r"|\bgeld zuruck|erstatt|\bdisput\w*|give (?:me |us )?back (?:the |my |our )?money|money (?:returned|back)"
         r"|return (?:it|the money)|(?:request\w*|asking for|ask for|want) (?:a |some )?credit\b"
-        r"|cancel (?:the |my |this )?(?:top up|charge|payment|purchase)",
+        r"|cancel (?:the |my |this )?(?:top up|charge|payment|purchase)"
+        r"|\bget (?:those|these|them|the charges?|the money|some of (?:it|that|those)) back"
+        r"|\b(?:charges?|bill|amount|costs?) (?:\w+ )?(?:be|get) (?:reviewed|waived|refunded|credited)"
+        r"|\b(?:waive|write off) (?:the |these |those |this )?(?:charges?|costs?|fees?|amount)"
+        r"|\brestore (?:the |those |these |my |our )?(?:tokens|credits?|balance)",
     ),
     _p(
         "says_suspended",

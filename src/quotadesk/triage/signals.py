@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from quotadesk import settings
+from quotadesk.billing.decision import Rule
 from quotadesk.billing.dialects import Interpretation, interpret
 from quotadesk.errors import InputError
 from quotadesk.triage import intent as it
@@ -40,6 +41,9 @@ class AttachmentLike(Protocol):
     @property
     def body(self) -> str | None: ...
 
+
+PROSE_MIN_CONFIDENCE = 0.8
+"""A message read from prose alone counts only when a provider signature matches it this well."""
 
 @dataclass(frozen=True, slots=True)
 class ErrorSignal:
@@ -425,6 +429,13 @@ def extract_signals(
             errors.append(
                 ErrorSignal(f.status, f.body, src, _interpret(f.status, f.body, provider), None, True)
             )
+    if not any(e.interpretation.rule != Rule.UNKNOWN and e.body for e in errors):
+        # An error message quoted without a status or JSON ("Error: This request requires more
+        # credits…") is still the provider's wording: read the prose itself, trusting only a
+        # specific signature, never loose words.
+        whole = _interpret(None, red_body, provider)
+        if whole.rule != Rule.UNKNOWN and whole.confidence >= PROSE_MIN_CONFIDENCE:
+            errors.append(ErrorSignal(None, red_body, "/ticket/body", whole, None, True))
 
     norm = it.normalise(_prose(text))
     claims = it.find_claims(norm)

@@ -23,6 +23,7 @@ from quotadesk.billing.decision import Deny, Rule
 from quotadesk.money import plain
 from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts
 from quotadesk.triage.inputs import CUT_OFF_INTENTS, Case, ErrorSeen, UsageFinding
+from quotadesk.triage.intent import FREE_CONTEXT
 
 ROUTE_BY_ROOT = {
     "invoice_overdue": "finance",
@@ -184,7 +185,8 @@ def diagnose(case: Case) -> Diagnosis:
     # 5. Money questions.
     if t.intent == "refund_request" or "wants_refund" in t.claims:
         return _refund(case, dx)
-    if t.intent == "unexpected_high_bill" or "says_bill_high" in t.claims:
+    invoice_question = "mentions_invoice" in t.claims and case.usage is not None and t.intent == "unknown"
+    if t.intent == "unexpected_high_bill" or "says_bill_high" in t.claims or invoice_question:
         return _high_bill(case, dx)
     if case.active_incidents:
         return dx.conclude("provider_outage", "active_incident", 0.7)
@@ -662,6 +664,11 @@ def _ticket_only(case: Case, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
         money = incident in ("refund_request", "unexpected_high_bill")
         # A billing error outranks a vague intent (a 429 insufficient_quota is not a rate limit).
         vague = incident is None or err.billing or incident in ("rate_limit", "provider_outage")
+        # A free-tier reading is a guess from a tier's name; without a word of trial or free use
+        # it does not overrule a customer who reports a rate limit.
+        free_words = FREE_CONTEXT & t.claims
+        if err.rule == Rule.FREE_TIER_LIMIT and incident == "rate_limit" and not free_words:
+            vague = False
         if by_rule is not None and not money and vague:
             incident = by_rule
         # Credits running out on an account that has never paid is the free grant running out.

@@ -10,47 +10,11 @@ tree never depends on how the analytics are built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 from typing import Any
 
-from quotadesk.billing.limits import month_start
 from quotadesk.billing.pricing import PriceTable
 from quotadesk.triage.bundle import Bundle, StatusIncident
 from quotadesk.triage.inputs import UsageFinding, UsageView
-
-
-def _prev_month(start: datetime) -> datetime:
-    return month_start(start - timedelta(days=1))
-
-
-def _sum(data: Any, start: datetime, end: datetime) -> int:
-    t = data.table
-    expr = t.filter((t.ts >= start) & (t.ts < end)).cost_nanos.sum()
-    value = data.con.execute(expr)
-    return int(value) if value is not None and value == value else 0
-
-
-def _totals(data: Any, as_of: datetime) -> dict[str, Any]:
-    """Month-to-date, last 30 days, and the two months a high-bill ticket compares."""
-    this_month = month_start(as_of)
-    mtd = _sum(data, this_month, as_of + timedelta(microseconds=1))
-    last30 = _sum(data, as_of - timedelta(days=30), as_of)
-    end = data.end or as_of
-    # The "current" month is the one the data's latest full activity falls in, never after as_of.
-    latest = min(end, as_of)
-    cur = month_start(latest)
-    if cur == this_month and (as_of - this_month) < timedelta(days=7) and data.start and data.start < cur:
-        cur = _prev_month(cur)  # early in a month, the ticket is about the month that just closed
-    prev = _prev_month(cur)
-    cur_end = month_start(cur + timedelta(days=32))
-    return {
-        "mtd": mtd,
-        "avg30": last30 // 30,
-        "cur_label": cur.strftime("%Y-%m"),
-        "cur_total": _sum(data, cur, cur_end),
-        "prev_label": prev.strftime("%Y-%m"),
-        "prev_total": _sum(data, prev, cur) if data.start is not None and data.start < cur else None,
-    }
 
 
 def _finding(f: Any) -> UsageFinding:
@@ -90,19 +54,21 @@ def usage_view(b: Bundle, incidents: Sequence[tuple[int, StatusIncident]], log_t
         as_of=b.as_of,
         keys=keys,
         invoices=invoices,
-        incidents=[(inc.name, inc.created_at, inc.resolved_at) for _, inc in incidents],
+        incidents=[(inc.name, inc.created_at, inc.resolved_at, idx) for idx, inc in incidents],
         customer_log_text=log_text or None,
     )
-    totals = _totals(data, b.as_of)
+    months = {mt.period.label: mt.cost_nanos for mt in report.months}
+    cur = report.current.period if report.current is not None else None
+    prev = cur.previous_month() if cur is not None and cur.is_month else None
     return UsageView(
         source=data.source,
         findings=tuple(_finding(f) for f in report.findings),
-        month_to_date=totals["mtd"],
-        avg_daily_30d=totals["avg30"],
-        current_label=totals["cur_label"],
-        current_total=totals["cur_total"],
-        previous_label=totals["prev_label"],
-        previous_total=totals["prev_total"],
+        month_to_date=report.month_to_date_nanos,
+        avg_daily_30d=report.avg_daily_30d_nanos if report.avg_daily_30d_days else None,
+        current_label=cur.label if cur is not None else None,
+        current_total=months.get(cur.label, 0) if cur is not None else None,
+        previous_label=prev.label if prev is not None and prev.label in months else None,
+        previous_total=months.get(prev.label) if prev is not None else None,
         first_ts=data.start,
         last_ts=data.end,
         models=tuple(data.models),
