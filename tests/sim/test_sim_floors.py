@@ -47,8 +47,8 @@ def test_no_safety_violations(report: Report) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="engine below the floors on seed 2026 x 60 (measured: incident 90.0%, root cause 83.3%, "
-    "route 93.3%); misses are the engine's, listed in the simulator's report to the lead",
+    reason="engine below the floors on seed 2026 x 60 (measured 2026-11-27: incident 91.7%, root cause 83.3%, "
+    "route 95.0%, 0 safety violations); the misses are the engine's, listed in the simulator's report",
 )
 def test_accuracy_floors(report: Report) -> None:
     rates = (report.rate("incident"), report.rate("root"), report.rate("route"))
