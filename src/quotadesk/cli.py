@@ -7,16 +7,14 @@ imports happen inside the commands so that ``quotadesk triage`` starts fast.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from quotadesk import __version__
-from quotadesk.errors import QuotadeskError
+from quotadesk.cli_common import guard, print_json
 
 app = typer.Typer(
     name="quotadesk",
@@ -25,28 +23,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-T = TypeVar("T")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a library error becomes a clear message and exit 2."""
-    from quotadesk.money import MoneyError
-
-    try:
-        return fn()
-    except (QuotadeskError, MoneyError) as exc:
-        _fail(str(exc))
-        raise AssertionError("unreachable") from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _version_callback(value: bool) -> None:
@@ -81,7 +57,7 @@ def prices(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         for m, p in sorted(DEFAULT_PRICES.items())
     ]
     if json_out:
-        _print_json(rows)
+        print_json(rows)
         return
     from rich.console import Console
     from rich.table import Table
@@ -115,9 +91,9 @@ def explain_error(
     from quotadesk.explain import explain, render_text
 
     text = sys.stdin.read() if body == "-" else body
-    result = _guard(lambda: explain(status, text, settings.get("provider", provider)))
+    result = guard(lambda: explain(status, text, settings.get("provider", provider)))
     if json_out:
-        _print_json(result.to_json())
+        print_json(result.to_json())
     else:
         typer.echo(render_text(result))
 
@@ -134,9 +110,9 @@ def triage(
     from quotadesk.triage.engine import triage_file
     from quotadesk.triage.render import render_result
 
-    result = _guard(lambda: triage_file(bundle))
+    result = guard(lambda: triage_file(bundle))
     if json_out:
-        _print_json(result)
+        print_json(result)
     else:
         render_result(result, explain=explain_flag)
 
@@ -144,7 +120,9 @@ def triage(
 def _register_books() -> None:
     from quotadesk.cli_books import books_app, init_command
 
-    app.add_typer(books_app, name="books", help="The books on disk: verify the ledger, advance time (month close).")
+    app.add_typer(
+        books_app, name="books", help="The books on disk: verify the ledger, advance time (month close)."
+    )
     app.command("init")(init_command)
 
 

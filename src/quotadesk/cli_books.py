@@ -8,47 +8,17 @@ it finds drift (the check ran, the books are wrong), 0 when they are consistent.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.errors import InputError, QuotadeskError
+from quotadesk.cli_common import DbOption, JsonOption, guard, print_json, sub_app
+from quotadesk.errors import InputError
 
 T = TypeVar("T")
 
-books_app = typer.Typer(
-    name="books",
-    help="The books on disk: verify the ledger, advance time.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: setting 'db', env QUOTADESK_DB, sqlite:///./quotadesk.db)."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    from quotadesk.money import MoneyError
-
-    try:
-        return fn()
-    except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+books_app = sub_app("books", "The books on disk: verify the ledger, advance time.")
 
 
 def _url(db: str | None) -> str:
@@ -85,9 +55,9 @@ def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         state = "created" if before is None else "up to date" if before == after else "migrated"
         return {"db": safe_url(url), "revision": after, "previous": before, "state": state}
 
-    result = _guard(run)
+    result = guard(run)
     if json_out:
-        _print_json(result)
+        print_json(result)
     else:
         typer.echo(f"books at {result['db']}: {result['state']} (revision {result['revision']})")
 
@@ -105,9 +75,9 @@ def verify_command(db: DbOption = None, json_out: JsonOption = False) -> None:
         finally:
             engine.dispose()
 
-    report = _guard(run)
+    report = guard(run)
     if json_out:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
         if report.ok:
@@ -140,9 +110,9 @@ def tick_command(
         finally:
             books.close()
 
-    report = _guard(run)
+    report = guard(run)
     if json_out:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         done = ", ".join(f"{k}: {v}" for k, v in sorted(report.counts.items())) or "nothing due"
         typer.echo(f"tick {report.now.isoformat()}: {done}")

@@ -15,53 +15,19 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.errors import InputError, QuotadeskError
+from quotadesk.cli_common import DbOption, JsonOption, guard, print_json, sub_app
+from quotadesk.errors import InputError
 
 T = TypeVar("T")
 
-bundle_app = typer.Typer(
-    name="bundle",
-    help="Case bundles from the books: export one for a live account.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-sim_app = typer.Typer(
-    name="sim",
-    help="The scenario simulator: generate labelled cases, score the desk on them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db", help="Database URL (default: setting 'db', env QUOTADESK_DB, sqlite:///./quotadesk.db)."
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    from quotadesk.money import MoneyError
-
-    try:
-        return fn()
-    except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+bundle_app = sub_app("bundle", "Case bundles from the books: export one for a live account.")
+sim_app = sub_app("sim", "The scenario simulator: generate labelled cases, score the desk on them.")
 
 
 def _time(text: str, field: str) -> datetime:
@@ -148,7 +114,7 @@ def export_command(
         finally:
             books.close()
 
-    doc = _guard(run)
+    doc = guard(run)
     text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -199,10 +165,10 @@ def sim_run_command(
         write_cases(g.cases, out)
         return summary(g)
 
-    info = _guard(run)
+    info = guard(run)
     info["out"] = str(out)
     if json_out:
-        _print_json(info)
+        print_json(info)
         return
     typer.echo(
         f"wrote {info['cases']} cases to {out} in {info['seconds']}s "
@@ -236,12 +202,12 @@ def sim_score_command(
             task = bar.add_task("triaging", total=None)
             return score_dir(folder, jobs=jobs, progress=lambda d, t: bar.update(task, completed=d, total=t))
 
-    report = _guard(run)
+    report = guard(run)
     if report.n == 0:
         typer.echo(f"error: no NAME.json with NAME.expected.json in {folder}", err=True)
         raise typer.Exit(2)
     if json_out:
-        _print_json(report.to_json())
+        print_json(report.to_json())
         return
     render_report(report)
 
@@ -360,11 +326,11 @@ def demo_command(
             books.close()
 
     try:
-        report = _guard(run)
+        report = guard(run)
     finally:
         tmp.cleanup()
     if json_out:
-        _print_json(
+        print_json(
             {
                 "seconds": round(report.seconds, 2),
                 "organizations": report.organizations,
@@ -464,7 +430,7 @@ def practice_command(
             books.close()
 
     try:
-        cases = _guard(dealt)
+        cases = guard(dealt)
     finally:
         tmp.cleanup()
     score = 0

@@ -10,14 +10,13 @@ is written. Heavy imports (pyarrow, Ibis, DuckDB) happen inside the commands.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from quotadesk.cli_common import JsonOption, guard, print_json, sub_app
 from quotadesk.errors import InputError, QuotadeskError
 
 if TYPE_CHECKING:
@@ -27,13 +26,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-usage_app = typer.Typer(
-    name="usage",
-    help="The usage log: import provider exports, explain a bill.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+usage_app = sub_app("usage", "The usage log: import provider exports, explain a bill.")
 
 UsageDirOption = Annotated[
     str | None,
@@ -41,7 +34,6 @@ UsageDirOption = Annotated[
         "--usage-dir", help="Folder of the usage log (default: setting 'usage_dir', env QUOTADESK_USAGE_DIR)."
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 PricesOption = Annotated[
     Path | None,
     typer.Option(
@@ -49,20 +41,6 @@ PricesOption = Annotated[
         help="JSON file of prices per 1M tokens ({model: {input_per_mtok, …}}) over the built-in table.",
     ),
 ]
-
-
-def _guard(fn: Callable[[], T]) -> T:
-    from quotadesk.money import MoneyError
-
-    try:
-        return fn()
-    except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def _prices(path: Path | None) -> PriceTable | None:
@@ -172,9 +150,9 @@ def import_command(
             out["reconciliation"] = _reconciliation(log, org, table)
         return out
 
-    out = _guard(run)
+    out = guard(run)
     if json_out:
-        _print_json(out)
+        print_json(out)
         return
     lines = [
         f"{out['format']} → org {out['org']} ({out['usage_dir']})",
@@ -295,9 +273,9 @@ def explain_command(
         out["notes"] = notes
         return out, _lines(result, notes)
 
-    out, lines = _guard(run)
+    out, lines = guard(run)
     if json_out:
-        _print_json(out)
+        print_json(out)
     else:
         typer.echo("\n".join(lines))
 

@@ -1,0 +1,48 @@
+"""What every ``quotadesk`` command shares: the error guard, JSON output, common options.
+
+One guard for all commands keeps the promise of the CLI in one place: a library error is a
+message on stderr naming the field and exit 2, with nothing on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from quotadesk.errors import QuotadeskError
+
+T = TypeVar("T")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", help="Database URL (default: setting 'db', env QUOTADESK_DB, sqlite:///./quotadesk.db)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def guard(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a library error becomes ``error: <field>: <message>`` on stderr and exit 2."""
+    from quotadesk.money import MoneyError
+
+    try:
+        return fn()
+    except (QuotadeskError, MoneyError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def sub_app(name: str, help: str) -> typer.Typer:
+    """A command group with the project's conventions (no completion, plain tracebacks)."""
+    return typer.Typer(
+        name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
