@@ -316,7 +316,9 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\bget (?:those|these|them|the charges?|the money|some of (?:it|that|those)) back"
         r"|\b(?:charges?|bill|amount|costs?) (?:\w+ )?(?:be|get) (?:reviewed|waived|refunded|credited)"
         r"|\b(?:waive|write off) (?:the |these |those |this )?(?:charges?|costs?|fees?|amount)"
-        r"|\brestore (?:the |those |these |my |our )?(?:tokens|credits?|balance)",
+        r"|\brestore (?:the |those |these |my |our )?(?:tokens|credits?|balance)"
+        r"|\b(?:get|receive|issue) (?:us |me )?(?:a |some )?(?:credit|reimbursement)\b(?! card)"
+        r"|\bcredit (?:our|my|the) account\b",
     ),
     _p(
         "says_suspended",
@@ -348,6 +350,8 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|how is (?:my|our|the|this) (?:bill|invoice)|\bspike in (?:spend|cost|usage|bill|charges)"
         r"|(?:do|does|did) not (?:match|add up)|understand (?:my|the|our) (?:bill|invoice|charges)"
         r"|\d+x (?:higher|more)"
+        r"|\b(?:spend|spent|spending|pay|paid|paying|charged|billed) (?:\w+ )?(?:so|this|that) much\b"
+        r"|\b(?:spend|spending|costs?|bill|charges?|invoice) (?:is |are |has |have )?(?:gone |went )?up (?:a lot|so much|significantly|sharply|massively|a ton)"
         r"|muchisimo mas|viel zu hoch|above budget|more than (?:expected|usual)|charges are"
         r"|(?:much|way|far|\d+x|times|a lot|lot) (?:higher|more|bigger|larger) than|billing is (?:wrong|incorrect)"
         r"|(?:way |far |much )?more tokens than|amount charged"
@@ -377,7 +381,10 @@ CLAIMS: tuple[Pattern, ...] = (
         "forgot_to_stop",
         r"\bforgot (?:to )?(?:turn|switch|shut|stop|kill|disable|cancel)|left (?:it |a |the |an )?"
         r"(?:\w+ ){0,3}running|\bkept running|\bran all (?:weekend|night)|\bstill running|\bnever stopped|\bolvide"
-        r"|\besqueci|\boublie",
+        r"|\besqueci|\boublie"
+        r"|\bkept (?:going|running|calling) after|\bran (?:on )?for (?:\d+ |several |many |a few |multiple )?(?:more )?(?:days|nights|weeks)"
+        r"|\bforg+ot+ (?:to )?(?:turn|switch|shut|stop|kill|disable|cancel)"
+        r"|\b(?:didn't|did not|never) (?:turn|switch|shut) (?:it |them |\w+ )?off",
         negatable=False,
     ),
     _p(
@@ -385,7 +392,12 @@ CLAIMS: tuple[Pattern, ...] = (
         r"\b(?:used|picked|selected|chose|switched to|using|set) (?:\w+ ){0,2}(?:o1|o3|opus"
         r"|gpt-4\b|gpt-4-32k|gpt-4.5|the (?:expensive|wrong|bigger|pricier) model)\b[^.]{0,30}(?:by mistake|accident"
         r"|instead)|\b(?:by mistake|accidentally) (?:used|switched|picked|selected|chose)\b.{0,30}\b(?:model|o1|opus"
-        r"|gpt-4)|\bwrong model|\bexpensive model|\bswitched to (?:claude )?opus|\bswitched to o1",
+        r"|gpt-4)|\bwrong model|\bexpensive model|\bswitched to (?:claude )?opus|\bswitched to o1"
+        r"|\b(?:using|used|use) (?:\w+ ){0,2}(?:o1|o3|opus|gpt-4\b|gpt-4\.5)\w* for (?:everything|all|every)"
+        r"|\bcost (?:way |much |a lot )?more than (?:i|we) (?:thought|expected|realized|realised)"
+        r"|\b(?:didn'?t|did not|never) (?:realize|realise|know|expect|think) [^.?!]{0,40}(?:was|is|were|would be|costs?|cost) (?:that|so|this|too) (?:expensive|pricey|much)"
+        r"|\b(?:picked|chose|chosen|went with|switched to|moved to|using|use|used) (?:\w+ ){0,2}(?:o1|o3|opus|claude-opus|gpt-4|gpt-4\.5)\b(?!-?mini|o)[^.?!]{0,60}(?:cost|price|expensive|bill|pay)"
+        r"|\bpricing (?:page )?(?:was(?:n't| not)|is(?:n't| not)) clear|didn'?t (?:realize|realise|know) (?:how|it was) (?:expensive|pricey)",
     ),
     _p(
         "member_left",

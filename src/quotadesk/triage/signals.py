@@ -43,7 +43,13 @@ class AttachmentLike(Protocol):
 
 
 PROSE_MIN_CONFIDENCE = 0.8
+QUOTED_MIN_CONFIDENCE = 0.6
+"""A line the customer marks as the error ("Error message: …") is the provider's wording."""
+_ERROR_LINE_RE = re.compile(
+    r"(?im)^[ \t>*-]*(?:the )?(?:error|error message|message|response)\s*:\s*(\S.{8,})$"
+)
 """A message read from prose alone counts only when a provider signature matches it this well."""
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorSignal:
@@ -316,9 +322,13 @@ _MODEL_RE = re.compile(
 )
 
 
+_URL_RE = re.compile(r"https?://\S+")
+
+
 def _models(text: str) -> tuple[str, ...]:
+    """Model names the customer wrote; names inside links (``…/gemini-api/docs``) are not models."""
     seen: dict[str, None] = {}
-    for m in _MODEL_RE.finditer(text):
+    for m in _MODEL_RE.finditer(_URL_RE.sub(" ", text)):
         name = re.sub(r"\s+", "-", m.group(0).strip().lower())
         if name.startswith("claude") or name.split("-")[0] in {"sonnet", "opus", "haiku"}:
             name = name if name.startswith("claude") else "claude-" + name
@@ -433,9 +443,16 @@ def extract_signals(
         # An error message quoted without a status or JSON ("Error: This request requires more
         # credits…") is still the provider's wording: read the prose itself, trusting only a
         # specific signature, never loose words.
-        whole = _interpret(None, red_body, provider)
-        if whole.rule != Rule.UNKNOWN and whole.confidence >= PROSE_MIN_CONFIDENCE:
-            errors.append(ErrorSignal(None, red_body, "/ticket/body", whole, None, True))
+        quoted = [m.group(1) for m in _ERROR_LINE_RE.finditer(red_body)]
+        for line in quoted:
+            it_line = _interpret(None, line, provider)
+            if it_line.rule != Rule.UNKNOWN and it_line.confidence >= QUOTED_MIN_CONFIDENCE:
+                errors.append(ErrorSignal(None, line, "/ticket/body", it_line, None, True))
+                break
+        else:
+            whole = _interpret(None, red_body, provider)
+            if whole.rule != Rule.UNKNOWN and whole.confidence >= PROSE_MIN_CONFIDENCE:
+                errors.append(ErrorSignal(None, red_body, "/ticket/body", whole, None, True))
 
     norm = it.normalise(_prose(text))
     claims = it.find_claims(norm)

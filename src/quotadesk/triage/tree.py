@@ -20,10 +20,16 @@ from datetime import timedelta
 
 from quotadesk.billing import model as m
 from quotadesk.billing.decision import Deny, Rule
+from quotadesk.billing.tiers import evaluate_tier, paid_total_of
 from quotadesk.money import plain
 from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts
 from quotadesk.triage.inputs import CUT_OFF_INTENTS, Case, ErrorSeen, UsageFinding
 from quotadesk.triage.intent import FREE_CONTEXT
+
+DUST = 10_000_000
+"""Below a cent the balance pays for no real request: the account is out of credit."""
+DUST_WITH_ERROR = 100_000_000
+"""With a billing refusal in hand, a remainder under ten cents did not cover the request's hold."""
 
 ROUTE_BY_ROOT = {
     "invoice_overdue": "finance",
@@ -151,7 +157,7 @@ def diagnose(case: Case) -> Diagnosis:
     says_suspended = (
         "says_suspended" in t.claims
         or t.intent == "account_suspension"
-        or (err is not None and err.rule == Rule.SUSPENDED)
+        or (err is not None and err.rule == Rule.SUSPENDED and err.confidence >= 0.5)
     )
     if f.suspended:
         return _suspension(case, f, dx)
@@ -166,15 +172,18 @@ def diagnose(case: Case) -> Diagnosis:
     key_signal = (err is not None and err.rule in (Rule.INVALID_KEY, Rule.DEPARTED_MEMBER_KEY)) or (
         t.intent == "api_key_issue" or "key_problem" in t.claims or "member_left" in t.claims
     )
-    if (key_signal or says_suspended) and (f.departed_keys or f.revoked_keys):
+    if (key_signal or says_suspended) and (f.departed_keys or f.revoked_keys) and not money_question:
         return _keys(case, f, dx)
     if err is not None and err.rule == Rule.INVALID_KEY and not (money_question or _billing_state(f)):
         dx.step("The key the customer used is not an active key of this account.")
         return dx.conclude("api_key_issue", "invalid_or_revoked_key", 0.7)
 
-    if says_suspended and not _billing_state(f) and not money_question:
-        dx.step("Nothing in the bundle confirms a suspension or rules it out.")
-        return dx.conclude("account_suspension", "unconfirmed", 0.5)
+    if t.intent == "api_key_issue" and not money_question and not _billing_state(f) and not says_suspended:
+        dx.step(
+            "Every key of the account is active: the key in use is not one of them (unknown or mistyped)."
+        )
+        dx.fact(f"The account has {len(f.org.api_keys)} key(s), none revoked", "/account/api_keys")
+        return dx.conclude("api_key_issue", "invalid_or_revoked_key", 0.6)
 
     # 4. Replay the admission decision for cut-offs.
     cut_off = (err is not None and err.rule != Rule.OVERLOADED) or t.intent in CUT_OFF_INTENTS
@@ -182,6 +191,9 @@ def diagnose(case: Case) -> Diagnosis:
         replay = _replay(case, f, dx, err)
         if replay is not None:
             return replay
+    if says_suspended and not money_question:
+        dx.step("Nothing in the bundle confirms a suspension or rules it out.")
+        return dx.conclude("account_suspension", "unconfirmed", 0.5)
     # 5. Money questions.
     if t.intent == "refund_request" or "wants_refund" in t.claims:
         return _refund(case, dx)
@@ -196,7 +208,7 @@ def diagnose(case: Case) -> Diagnosis:
 def _billing_state(f: AccountFacts) -> bool:
     """Does the account itself show a billing cut-off at as_of?"""
     return bool(
-        f.overdue_invoices or f.hard_limit_hit or (f.prepaid and f.balance <= 0 and f.org.credit_grants)
+        f.overdue_invoices or f.hard_limit_hit or (f.prepaid and f.balance < DUST and f.org.credit_grants)
     )
 
 
@@ -304,7 +316,7 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
         )
         if wanted:
             dx.subject["model"] = wanted[0]
-        if org.tier.pending is not None:
+        if _upgrade_due(f):
             return _pending(case, f, dx)
         return dx.conclude("free_tier", "model_not_in_tier", 0.85)
     # Invoice overdue.
@@ -351,7 +363,10 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
             )
         return dx.conclude("spending_limit", "hard_limit_reached", 0.93)
     # Balance (prepaid).
-    no_balance = f.balance <= 0 or replayed == Rule.CREDITS_EXHAUSTED
+    # A remainder smaller than a request's hold refuses like an empty balance.
+    billing_error = rule in (Rule.CREDITS_EXHAUSTED, Rule.PAYMENT_FAILED) or _exhausted_notice(f)
+    dust = f.balance < (DUST_WITH_ERROR if billing_error else DUST)
+    no_balance = dust or replayed == Rule.CREDITS_EXHAUSTED
     if (
         f.prepaid
         and no_balance
@@ -359,12 +374,25 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
     ):
         return _no_balance(case, f, dx, err)
     # Balance fine yet billing refusal: sync delay.
-    if rule in (Rule.CREDITS_EXHAUSTED, Rule.PAYMENT_FAILED) and f.prepaid and f.balance > 0:
+    # A customer who just paid and is still refused, with no error pasted, is the same case.
+    just_paid = f.last_success is not None and case.as_of - f.last_success.item.at <= timedelta(days=1)
+    paid_and_refused = (
+        rule is None
+        and just_paid
+        and (
+            intent in ("payment_failure", "spending_limit", "free_tier") or "has_money" in case.ticket.claims
+        )
+    )
+    if (
+        (rule in (Rule.CREDITS_EXHAUSTED, Rule.PAYMENT_FAILED) or paid_and_refused)
+        and f.prepaid
+        and f.balance > 0
+    ):
         return _sync_delay(case, f, dx, err)
     # Rate limits and the free tier.
     if rule in (Rule.RATE_LIMIT, Rule.FREE_TIER_LIMIT) or intent in ("rate_limit", "free_tier"):
         if f.free_tier:
-            if org.tier.pending is not None or f.has_payment_method:
+            if _upgrade_due(f):
                 return _pending(case, f, dx)
             dx.step("A rate limit on the free tier: the fix is a payment method.")
             dx.fact(f"Tier is {org.tier.current}", "/account/tier/current")
@@ -382,6 +410,21 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
     if intent == "free_tier" and f.trial_grants:
         return _no_balance(case, f, dx, err)
     return None
+
+
+def _exhausted_notice(f: AccountFacts) -> bool:
+    """A credits_exhausted notice since the last successful payment: the books already saw it run out."""
+    since = f.last_success.item.at if f.last_success is not None else None
+    return any(since is None or n.item.at >= since for n in f.notices("credits_exhausted"))
+
+
+def _upgrade_due(f: AccountFacts) -> bool:
+    """Is a tier upgrade pending, or due by the rulebook's criteria but not applied yet?"""
+    if f.org.tier.pending is not None:
+        return True
+    ev = evaluate_tier(f.org, paid_total_of(f.org), f.as_of)
+    order = {name: i for i, name in enumerate(m.TIER_ORDER)}
+    return ev.pending is not None or order.get(ev.qualifies_for, 0) > order.get(ev.current, 0)
 
 
 def _rate_figures(case: Case, dx: Diagnosis) -> None:
@@ -581,29 +624,38 @@ def _high_bill(case: Case, dx: Diagnosis) -> Diagnosis:
     return dx.conclude("unexpected_high_bill", fd.root_cause, 0.6 + 0.35 * fd.confidence)
 
 
+def _claimed_refund_cause(case: Case) -> str | None:
+    """What the customer says happened, in the contract's words."""
+    t = case.ticket
+    if "reports_compromise" in t.claims:
+        return "account_compromise"
+    if "forgot_to_stop" in t.claims:
+        return "forgot_to_stop"
+    if "chose_expensive_model" in t.claims:
+        return "expensive_model"
+    if "mentions_loop" in t.claims or "mentions_bug" in t.claims or t.has_log:
+        return "code_bug"
+    if case.recent_incidents or case.active_incidents or "says_outage" in t.claims:
+        return "provider_outage_retries"
+    return None
+
+
 def _refund(case: Case, dx: Diagnosis) -> Diagnosis:
     dx.step("The customer asks for a refund: incident 5. Only the billing team approves credits.")
-    t = case.ticket
     u = case.usage
     if u is not None:
         _usage_totals(case, dx)
-    fd = _best(u.findings, REFUND_CAUSES) if u is not None else None
-    claimed = None
-    if "reports_compromise" in t.claims:
-        claimed = "account_compromise"
-    elif "forgot_to_stop" in t.claims:
-        claimed = "forgot_to_stop"
-    elif "chose_expensive_model" in t.claims:
-        claimed = "expensive_model"
-    elif "mentions_loop" in t.claims or "mentions_bug" in t.claims or t.has_log:
-        claimed = "code_bug"
-    elif case.recent_incidents or case.active_incidents or "says_outage" in t.claims:
-        claimed = "provider_outage_retries"
-    if (
-        fd is not None
-        and u is not None
-        and (claimed is None or fd.root_cause == claimed or fd.confidence >= 0.7)
-    ):
+    claimed = _claimed_refund_cause(case)
+    fd = None
+    if u is not None:
+        if claimed is None:
+            fd = _best(u.findings, REFUND_CAUSES)
+        else:
+            # The customer's account of events decides, backed by the detector that agrees with
+            # it; only a strong sign of compromise outranks it (a security matter regardless).
+            strong = _best(u.findings, ("account_compromise",))
+            fd = _best(u.findings, (claimed,)) or (strong if strong and strong.confidence >= 0.8 else None)
+    if fd is not None and u is not None:
         dx.step(f"Usage detector: {fd.root_cause} (impact {plain(fd.impact)} USD).")
         _use_finding(dx, fd, u.source)
         return dx.conclude("refund_request", fd.root_cause, 0.6 + 0.35 * fd.confidence)
