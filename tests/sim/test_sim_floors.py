@@ -21,9 +21,12 @@ COUNT = 60
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    g = generate(SEED, COUNT, db_dir=tmp_path_factory.mktemp("books"))
-    assert not g.missing, g.missing
-    return score_cases((c.name, c.bundle or {}, c.truth.expected()) for c in g.cases)
+    # The rules alone, as CI runs them: the optional embedding model must not change the floors.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QUOTADESK_INTENT_MODEL", "rules")
+        g = generate(SEED, COUNT, db_dir=tmp_path_factory.mktemp("books"))
+        assert not g.missing, g.missing
+        return score_cases((c.name, c.bundle or {}, c.truth.expected()) for c in g.cases)
 
 
 def _misses(report: Report) -> str:
@@ -45,11 +48,6 @@ def test_no_safety_violations(report: Report) -> None:
     assert not report.violations, [(o.name, o.safety) for o in report.violations]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="engine below the floors on seed 2026 x 60 (measured 2026-11-27: incident 91.7%, root cause 83.3%, "
-    "route 95.0%, 0 safety violations); the misses are the engine's, listed in the simulator's report",
-)
 def test_accuracy_floors(report: Report) -> None:
     rates = (report.rate("incident"), report.rate("root"), report.rate("route"))
     assert rates[0] >= 0.97 and rates[1] >= 0.93 and rates[2] >= 0.97, f"{rates}\n{_misses(report)}"
