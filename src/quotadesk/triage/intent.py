@@ -259,7 +259,8 @@ CLAIMS: tuple[Pattern, ...] = (
     _p(
         "added_card",
         r"\badded (?:a |my |the |new |our )*(?:credit |debit )?(?:card|payment method|billing)"
-        r"|(?:card|payment method) (?:was |is )?added|card add|upgraded to paid|added billing",
+        r"|(?:card|payment method) (?:was |is )?added|card add|upgraded to paid|added billing"
+        r"|\b(?:adding|add|put in|entered|attached) (?:a |my |our |the |new )*(?:credit |debit )?(?:card|payment method)",
     ),
     _p(
         "card_problem",
@@ -318,7 +319,8 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\b(?:waive|write off) (?:the |these |those |this )?(?:charges?|costs?|fees?|amount)"
         r"|\brestore (?:the |those |these |my |our )?(?:tokens|credits?|balance)"
         r"|\b(?:get|receive|issue) (?:us |me )?(?:a |some )?(?:credit|reimbursement)\b(?! card)"
-        r"|\bcredit (?:our|my|the) account\b",
+        r"|\bcredit (?:our|my|the) account\b"
+        r"|\b(?:want|have|get|need) (?:these|those|them|it|this|that|the charges?) reversed",
     ),
     _p(
         "says_suspended",
@@ -352,6 +354,8 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\d+x (?:higher|more)"
         r"|\b(?:spend|spent|spending|pay|paid|paying|charged|billed) (?:\w+ )?(?:so|this|that) much\b"
         r"|\b(?:spend|spending|costs?|bill|charges?|invoice) (?:is |are |has |have )?(?:gone |went )?up (?:a lot|so much|significantly|sharply|massively|a ton)"
+        r"|\b(?:off|different|differs?) from (?:what )?(?:you |the |your )?(?:invoiced|invoice|billed|charged)"
+        r"|(?:does ?n[o']?t|do ?n[o']?t) match (?:the |your |our |what )?(?:invoice|bill|charged|billed)"
         r"|muchisimo mas|viel zu hoch|above budget|more than (?:expected|usual)|charges are"
         r"|(?:much|way|far|\d+x|times|a lot|lot) (?:higher|more|bigger|larger) than|billing is (?:wrong|incorrect)"
         r"|(?:way |far |much )?more tokens than|amount charged"
@@ -384,6 +388,7 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\besqueci|\boublie"
         r"|\bkept (?:going|running|calling) after|\bran (?:on )?for (?:\d+ |several |many |a few |multiple )?(?:more )?(?:days|nights|weeks)"
         r"|\bforg+ot+ (?:to )?(?:turn|switch|shut|stop|kill|disable|cancel)"
+        r"|\b(?:had been|was|been|kept) running (?:day and night|all (?:night|weekend|week)|for days|non-?stop|24/7)"
         r"|\b(?:didn't|did not|never) (?:turn|switch|shut) (?:it |them |\w+ )?off",
         negatable=False,
     ),
@@ -403,7 +408,7 @@ CLAIMS: tuple[Pattern, ...] = (
         "member_left",
         r"\b(?:ex-?colleague|former (?:employee|colleague|member|dev|developer|engineer|team ?mate)"
         r"|left the (?:company|team|org|organi[sz]ation)|(?:employee|colleague|member|developer|dev|engineer|user|he|she)"
-        r" (?:has )?(?:left|was removed|got removed|departed)|removed from (?:the |our )?org|offboard)",
+        r" (?:who )?(?:has )?(?:left|quit|was removed|got removed|departed)|removed from (?:the |our )?org|offboard)",
     ),
     _p(
         "key_problem",
@@ -417,7 +422,7 @@ CLAIMS: tuple[Pattern, ...] = (
     ),
     _p(
         "rate_limited",
-        r"\brate limit|\btoo many requests|\b429\b.{0,40}\bpeak|\bpeak\b.{0,40}\b429\b|\bthrottl"
+        r"\brate limit|\btoo m[an]{2,3}y req|\b429\b.{0,40}\bpeak|\bpeak\b.{0,40}\b429\b|\bthrottl"
         r"|\b(?:rpm|tpm|rpd|rps|tpd)\b|tokens?[- ]per[- ](?:min|day)|requests?[- ]per[- ](?:min|day|second|hour)|demasiadas solicitudes"
         r"|muitas requisicoes|trop de requetes|zu viele anfragen|slow down|\bconcurrency limit"
         r"|(?:requests?|solicitudes|requisicoes|anfragen|requetes|token)\s?(?:\w+ )?(?:limit|limite)"

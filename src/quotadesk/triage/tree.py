@@ -127,7 +127,12 @@ def diagnose(case: Case) -> Diagnosis:
         dx.step("No error response in the ticket to read.")
     dx.step(f"Ticket intent: {t.intent}.")
 
-    money_question = t.intent in ("unexpected_high_bill", "refund_request") or "wants_refund" in t.claims
+    money_question = (
+        t.intent in ("unexpected_high_bill", "refund_request")
+        or "wants_refund" in t.claims
+        or "reports_compromise"
+        in t.claims  # charges someone else ran up: incident 5, whatever the key's state
+    )
 
     # 1. Status page first.
     if case.active_incidents:
@@ -374,6 +379,17 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
     ):
         return _no_balance(case, f, dx, err)
     # Balance fine yet billing refusal: sync delay.
+    # A free-tier account that qualifies for a paid tier but still has free limits: pending upgrade.
+    if (
+        f.free_tier
+        and rule in (None, Rule.RATE_LIMIT, Rule.FREE_TIER_LIMIT)
+        and _upgrade_due(f)
+        and (
+            intent in ("free_tier", "rate_limit", "unknown")
+            or {"added_card", "mentions_limit"} & case.ticket.claims
+        )
+    ):
+        return _pending(case, f, dx)
     # A customer who just paid and is still refused, with no error pasted, is the same case.
     just_paid = f.last_success is not None and case.as_of - f.last_success.item.at <= timedelta(days=1)
     paid_and_refused = (
