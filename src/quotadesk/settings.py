@@ -38,9 +38,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("usage_dir", "./usage", "Folder of the usage log (Parquet, partitioned by month)."),
         Setting(
             "intent_model",
-            "auto",
-            "Ticket-intent classifier: 'rules', 'embedding' (rules, then a local embedding model where they find"
-            " nothing; needs the 'embed' extra) or 'auto' (embedding when installed, else rules).",
+            "rules",
+            "Ticket-intent classifier: 'rules' (default), 'embedding' (rules, then a local embedding model where"
+            " they find nothing; needs the 'embed' extra) or 'auto' (embedding when installed, else rules).",
         ),
     )
 }

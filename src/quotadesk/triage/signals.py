@@ -378,9 +378,9 @@ def extract_signals(
 ) -> Signals:
     """Read a ticket into signals. ``attachments`` are ``bundle.Attachment`` records or dicts.
 
-    ``intent_model`` overrides the ``intent_model`` setting: ``"rules"``, ``"embedding"`` (the
-    rules, and the optional local model where the rules find nothing) or ``"auto"`` (the
-    default: the embedding path when its optional package is installed, else the rules).
+    ``intent_model`` overrides the ``intent_model`` setting: ``"rules"`` (the default),
+    ``"embedding"`` (the rules, and the optional local model where the rules find nothing) or
+    ``"auto"`` (the embedding path when its optional package is installed, else the rules).
     """
     model = settings.get("intent_model", intent_model)
     if model not in ("rules", "embedding", "auto"):
