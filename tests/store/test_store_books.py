@@ -318,3 +318,26 @@ def test_verify_reports_a_corrupted_cached_balance(books: Books) -> None:
     with books.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(usage_events)).scalar() == 1
         assert conn.execute(select(func.count()).select_from(ledger_transactions)).scalar() == 2
+
+
+def test_late_usage_after_its_month_was_invoiced_is_billed_next_month(books: Books) -> None:
+    org = books.create_org(SYSTEM, NOW, billing_mode="invoiced", rate_limits=FAST)
+    books.record_usage(NOW, _event(org, "r1", tokens=10_000_000))  # $1.50 in November
+    dec1 = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)
+    assert books.tick(dec1).counts["invoices_issued"] == 1
+    # A November request reported late, after November's invoice went out: billed with the month in
+    # which it was carried (January), never by reopening November's invoice.
+    books.record_usage(dec1 + timedelta(hours=1), _event(org, "r2", tokens=20_000_000, ts=NOW))  # $3.00
+    books.record_usage(
+        dec1 + timedelta(days=3), _event(org, "r3", tokens=10_000_000, ts=dec1 + timedelta(days=3))
+    )
+    jan1 = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
+    counts = books.tick(jan1).counts
+    assert counts["late_usage_carried"] == 1 and counts["invoices_issued"] == 1
+    assert [inv.amount for inv in books.organization(org).invoices] == [1_500_000_000, 1_500_000_000]
+    assert "invoices_issued" not in books.tick(jan1).counts
+    feb1 = datetime(2027, 2, 1, 0, 5, tzinfo=UTC)
+    assert books.tick(feb1).counts["invoices_issued"] == 1  # January's invoice carries November's late $3.00
+    invs = sorted(books.organization(org).invoices, key=lambda i: i.period_start)
+    assert [i.amount for i in invs] == [1_500_000_000, 1_500_000_000, 3_000_000_000]
+    assert books.verify().ok

@@ -154,6 +154,24 @@ def _issue_invoices(conn: Connection, org: Organization, now: datetime, report: 
         if period >= current:
             continue  # the month is not over
         amount = -int(balance)
+        billed = conn.execute(
+            select(invoices.c.id).where(invoices.c.org_id == org.id, invoices.c.period_start == period)
+        ).first()
+        if billed is not None:
+            # Usage that arrived after its month was invoiced: carry it to the month being billed
+            # next, so it is invoiced once, later, instead of reopening a closed invoice.
+            carry = f"{prefix}{current:%Y-%m}"
+            ledger.post(
+                conn,
+                kind="late_usage_carry",
+                at=now,
+                org_id=org.id,
+                ref=billed.id,
+                postings=[ledger.Posting(name, amount), ledger.Posting(carry, -amount)],
+            )
+            audit(conn, SYSTEM, "carry_late_usage", now, org_id=org.id, invoice=billed.id, amount=amount)
+            report.add("late_usage_carried")
+            continue
         inv_id = new_id("inv")
         end = month_start(period + timedelta(days=32))
         conn.execute(
