@@ -38,7 +38,10 @@ def test_case(name: str, doc: dict[str, Any], incident: str, root: str, route: s
     )
     v = check(result["reply"])
     assert not (v.refund_promised or v.reinstatement_offered or v.trigger_disclosed or v.asks_for_key)
-    assert result["evidence"], "a diagnosis from an account must cite evidence"
+    if "account" in doc:
+        assert result["evidence"], "a diagnosis from an account must cite evidence"
+        assert re.search(r"\d", " ".join(e["fact"] for e in result["evidence"]))
+    else:
+        assert result["questions"], "a diagnosis without the account must ask for what it lacks"
     for e in result["evidence"]:
         assert e["source"].startswith("/"), e
-    assert re.search(r"\d", " ".join(e["fact"] for e in result["evidence"]))

@@ -13,7 +13,11 @@ from quotadesk.triage.engine import triage_bundle
 from quotadesk.triage.safety import check
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
-CASES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith(".expected.json")) if EXAMPLES.exists() else []
+CASES = (
+    sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith(".expected.json"))
+    if EXAMPLES.exists()
+    else []
+)
 KEY = re.compile(r"sk-[A-Za-z0-9_\-]{20,}")
 pytestmark = pytest.mark.skipif(not CASES, reason="shared examples not laid beside the repo")
 

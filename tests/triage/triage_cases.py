@@ -551,6 +551,26 @@ def sync_delay(v: int) -> dict[str, Any]:
     return b
 
 
+def unconfirmed(v: int) -> dict[str, Any]:
+    """The customer says suspended; the bundle has no account to confirm or rule it out."""
+    b = base(
+        [
+            "My account has been suspended, why??",
+            "we got banned from the API out of nowhere",
+            "Our org was deactivated this morning, please look into it",
+        ][v]
+    )
+    del b["account"]
+    return b
+
+
+def vague(v: int) -> dict[str, Any]:
+    """Nothing says what happened: ask, do not guess."""
+    b = base(["Please call me back.", "Hello, I have a question about my account.", "help"][v])
+    del b["account"]
+    return b
+
+
 EXPECTED: list[tuple[str, Any, str, str, str]] = []
 
 
@@ -587,6 +607,8 @@ _add(
 _add("revoked", lambda v: revoked_key(v, departed=False), "api_key_issue", "invalid_or_revoked_key", "none")
 _add("departed", lambda v: revoked_key(v, departed=True), "api_key_issue", "departed_member_key", "none")
 _add("outage", outage, "provider_outage", "active_incident", "none")
+_add("unconfirmed", unconfirmed, "account_suspension", "unconfirmed", "none")
+_add("vague", vague, "needs_info", "undetermined", "none")
 
 
 def all_cases() -> list[tuple[str, dict[str, Any], str, str, str]]:
