@@ -21,6 +21,7 @@ from datetime import timedelta
 from quotadesk.billing import model as m
 from quotadesk.billing.decision import Deny, Rule
 from quotadesk.billing.tiers import evaluate_tier, paid_total_of
+from quotadesk.explain import INCIDENT
 from quotadesk.money import plain
 from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts
 from quotadesk.triage.inputs import CUT_OFF_INTENTS, Case, ErrorSeen, UsageFinding
@@ -57,19 +58,7 @@ REFUND_CAUSES = (
     "expensive_model",
     "forgot_to_stop",
 )
-RULE_INCIDENT = {
-    Rule.CREDITS_EXHAUSTED: "payment_failure",
-    Rule.PAYMENT_FAILED: "payment_failure",
-    Rule.INVOICE_OVERDUE: "payment_failure",
-    Rule.HARD_LIMIT: "spending_limit",
-    Rule.SUSPENDED: "account_suspension",
-    Rule.INVALID_KEY: "api_key_issue",
-    Rule.DEPARTED_MEMBER_KEY: "api_key_issue",
-    Rule.MODEL_NOT_IN_TIER: "free_tier",
-    Rule.FREE_TIER_LIMIT: "free_tier",
-    Rule.RATE_LIMIT: "rate_limit",
-    Rule.OVERLOADED: "provider_outage",
-}
+RULE_INCIDENT = INCIDENT  # the rule an error reports → the runbook incident (shared with explain-error)
 
 
 @dataclass

@@ -14,12 +14,12 @@ figures go to the log's costs dataset for reconciliation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
-from quotadesk.usage.importers.fields import buckets, decimal, nanos_rounded, pages, present, text, timestamp
+from quotadesk.usage.importers.fields import decimal, nanos_rounded, present, text, timestamp
+from quotadesk.usage.importers.pages import bucket_results
 
 SOURCE = "anthropic-cost"
 KIND = "costs"
@@ -37,36 +37,24 @@ GROUP_KEYS = (
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    for ploc, page in pages(path):
-        if page.get("has_more") is True:
-            rows.note(
-                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
-            )
-        for bloc, bucket, results in buckets(ploc, page):
-            start = timestamp(bucket.get("starting_at"), bloc.at("starting_at"))
-            end = timestamp(bucket.get("ending_at"), bloc.at("ending_at"))
-            if end <= start:
-                raise bloc.at("ending_at").error("not after starting_at")
-            for i, res in enumerate(results):
-                rows.seen()
-                loc = bloc.at("results").at(i)
-                if not isinstance(res, Mapping):
-                    raise loc.error("expected a result object")
-                if not present(res.get("amount")):
-                    raise loc.at("amount").error("missing")
-                cents = decimal(res.get("amount"), loc.at("amount"))
-                currency = text(res, "currency", loc) or "USD"
-                if currency.upper() != "USD":
-                    raise loc.at("currency").error(f"only USD is supported, got {currency!r}")
-                project = text(res, "workspace_id", loc)
-                costs.add(
-                    ts=start,
-                    end=end,
-                    amount_nanos=nanos_rounded(cents / CENTS_PER_DOLLAR),
-                    id_parts=(start.isoformat(), end.isoformat(), *(text(res, k, loc) for k in GROUP_KEYS)),
-                    project=project,
-                    line_item=text(res, "description", loc),
-                    model=text(res, "model", loc),
-                    cost_type=text(res, "cost_type", loc),
-                    token_type=text(res, "token_type", loc),
-                )
+    for start, end, loc, res in bucket_results(
+        path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp
+    ):
+        if not present(res.get("amount")):
+            raise loc.at("amount").error("missing")
+        cents = decimal(res.get("amount"), loc.at("amount"))
+        currency = text(res, "currency", loc) or "USD"
+        if currency.upper() != "USD":
+            raise loc.at("currency").error(f"only USD is supported, got {currency!r}")
+        project = text(res, "workspace_id", loc)
+        costs.add(
+            ts=start,
+            end=end,
+            amount_nanos=nanos_rounded(cents / CENTS_PER_DOLLAR),
+            id_parts=(start.isoformat(), end.isoformat(), *(text(res, k, loc) for k in GROUP_KEYS)),
+            project=project,
+            line_item=text(res, "description", loc),
+            model=text(res, "model", loc),
+            cost_type=text(res, "cost_type", loc),
+            token_type=text(res, "token_type", loc),
+        )

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder, derived_id
-from quotadesk.usage.importers.fields import Loc, as_int, buckets, integer, pages, present, text, timestamp
+from quotadesk.usage.importers.fields import Loc, as_int, integer, present, text, timestamp
+from quotadesk.usage.importers.pages import bucket_results
 
 SOURCE = "anthropic-usage"
 KIND = "usage"
@@ -44,24 +45,12 @@ GROUP_KEYS = (
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
     searches = 0
     counted = True
-    for ploc, page in pages(path):
-        if page.get("has_more") is True:
-            rows.note(
-                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
-            )
-        for bloc, bucket, results in buckets(ploc, page):
-            start = timestamp(bucket.get("starting_at"), bloc.at("starting_at"))
-            end = timestamp(bucket.get("ending_at"), bloc.at("ending_at"))
-            if end <= start:
-                raise bloc.at("ending_at").error("not after starting_at")
-            for i, res in enumerate(results):
-                rows.seen()
-                loc = bloc.at("results").at(i)
-                if not isinstance(res, Mapping):
-                    raise loc.error("expected a result object")
-                found, has_count = _result(loc, res, start, end, rows)
-                searches += found
-                counted = counted and has_count
+    for start, end, loc, res in bucket_results(
+        path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp
+    ):
+        found, has_count = _result(loc, res, start, end, rows)
+        searches += found
+        counted = counted and has_count
     if not counted:
         rows.note("the usage report has no request counts: each bucket row counts as one request")
     if searches:

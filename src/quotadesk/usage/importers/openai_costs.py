@@ -17,51 +17,38 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
-from quotadesk.usage.importers.fields import buckets, decimal, nanos_rounded, pages, text, unix_time
+from quotadesk.usage.importers.fields import decimal, nanos_rounded, text, unix_time
+from quotadesk.usage.importers.pages import bucket_results
 
 SOURCE = "openai-costs"
 KIND = "costs"
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    for ploc, page in pages(path):
-        if page.get("has_more") is True:
-            rows.note(
-                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
-            )
-        for bloc, bucket, results in buckets(ploc, page):
-            start = unix_time(bucket.get("start_time"), bloc.at("start_time"))
-            end = unix_time(bucket.get("end_time"), bloc.at("end_time"))
-            if end <= start:
-                raise bloc.at("end_time").error("not after start_time")
-            for i, res in enumerate(results):
-                rows.seen()
-                loc = bloc.at("results").at(i)
-                if not isinstance(res, Mapping):
-                    raise loc.error("expected a result object")
-                kind = res.get("object")
-                if isinstance(kind, str) and kind.startswith("organization.usage."):
-                    raise loc.at("object").error(
-                        "a Usage API result: import this file with format openai-usage"
-                    )
-                amount = res.get("amount")
-                if not isinstance(amount, Mapping):
-                    raise loc.at("amount").error("missing: expected {value, currency}")
-                value = decimal(amount.get("value"), loc.at("amount").at("value"))
-                currency = text(amount, "currency", loc.at("amount")) or "usd"
-                if currency.lower() != "usd":
-                    raise loc.at("amount").at("currency").error(f"only usd is supported, got {currency!r}")
-                project = text(res, "project_id", loc)
-                line_item = text(res, "line_item", loc)
-                costs.add(
-                    ts=start,
-                    end=end,
-                    amount_nanos=nanos_rounded(value),
-                    id_parts=(start.isoformat(), end.isoformat(), project, line_item),
-                    project=project,
-                    line_item=line_item,
-                    model=_model_of(line_item),
-                )
+    for start, end, loc, res in bucket_results(
+        path, rows, start_key="start_time", end_key="end_time", parse=unix_time
+    ):
+        kind = res.get("object")
+        if isinstance(kind, str) and kind.startswith("organization.usage."):
+            raise loc.at("object").error("a Usage API result: import this file with format openai-usage")
+        amount = res.get("amount")
+        if not isinstance(amount, Mapping):
+            raise loc.at("amount").error("missing: expected {value, currency}")
+        value = decimal(amount.get("value"), loc.at("amount").at("value"))
+        currency = text(amount, "currency", loc.at("amount")) or "usd"
+        if currency.lower() != "usd":
+            raise loc.at("amount").at("currency").error(f"only usd is supported, got {currency!r}")
+        project = text(res, "project_id", loc)
+        line_item = text(res, "line_item", loc)
+        costs.add(
+            ts=start,
+            end=end,
+            amount_nanos=nanos_rounded(value),
+            id_parts=(start.isoformat(), end.isoformat(), project, line_item),
+            project=project,
+            line_item=line_item,
+            model=_model_of(line_item),
+        )
 
 
 def _model_of(line_item: str) -> str:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder, derived_id
-from quotadesk.usage.importers.fields import Loc, buckets, integer, pages, present, text, unix_time
+from quotadesk.usage.importers.fields import Loc, integer, present, text, unix_time
+from quotadesk.usage.importers.pages import bucket_results
 
 SOURCE = "openai-usage"
 KIND = "usage"
@@ -35,19 +36,10 @@ BATCH_FACTOR = Decimal("0.5")
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    for ploc, page in pages(path):
-        if page.get("has_more") is True:
-            rows.note(
-                f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
-            )
-        for bloc, bucket, results in buckets(ploc, page):
-            start = unix_time(bucket.get("start_time"), bloc.at("start_time"))
-            end = unix_time(bucket.get("end_time"), bloc.at("end_time"))
-            if end <= start:
-                raise bloc.at("end_time").error("not after start_time")
-            for i, result in enumerate(results):
-                rows.seen()
-                _result(bloc.at("results").at(i), result, start, end, rows)
+    for start, end, loc, result in bucket_results(
+        path, rows, start_key="start_time", end_key="end_time", parse=unix_time
+    ):
+        _result(loc, result, start, end, rows)
     rows.note(
         "bucketed export: no statuses, request bodies or IPs, so retry storms and compromise cannot be seen"
     )
