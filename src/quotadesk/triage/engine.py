@@ -128,7 +128,9 @@ def build_case(b: Bundle) -> Case:
     if b.account is not None:
         facts = account_facts(b.account, b.as_of, usage.month_to_date if usage is not None else None)
         prices = PriceTable.from_mapping(dict(b.prices), b.as_of.date()) if b.prices else None
-        rp = replay(facts, wanted_models=ticket.models, used_models=usage.models if usage else (), prices=prices)
+        rp = replay(
+            facts, wanted_models=ticket.models, used_models=usage.models if usage else (), prices=prices
+        )
     return Case(
         bundle=b,
         ticket=ticket,
