@@ -89,7 +89,7 @@ def _body(case: Case, dx: Diagnosis) -> list[str]:
             f"{_usd(_g(dx, 'hard_limit'))} that is set on your account. Your credit balance is not the "
             "problem here: the hard limit stops usage even when credits are available.",
             "You can raise or remove the hard limit under Billing → Limits, and access resumes on your next "
-            "request. Otherwise it resets automatically at 00:00 UTC on the 1st of next month.",
+            f"request. Otherwise it resets automatically at 00:00 UTC on {_g(dx, 'resets_on', 'the 1st of next month')}.",
         ]
     if r == "trial_credits_consumed":
         return [

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from quotadesk.billing import limits
 from quotadesk.billing import model as m
 from quotadesk.billing.decision import Deny, Rule
 from quotadesk.billing.tiers import evaluate_tier, paid_total_of
@@ -335,6 +336,7 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
         dx.step("Month-to-date spend reached the monthly hard limit: 402 until it is raised or the 1st.")
         dx.fact(f"Monthly hard limit {plain(hard)} USD", "/account/spend_limits/hard")
         dx.figures["hard_limit"] = plain(hard)
+        dx.subject["resets_on"] = _day(limits.next_month_start(case.as_of))
         if f.month_to_date is not None:
             dx.fact(f"Month-to-date spend {plain(f.month_to_date)} USD since {_day(f.month_start)}", "/usage")
             dx.figures["month_to_date"] = plain(f.month_to_date)
