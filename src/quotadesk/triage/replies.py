@@ -58,7 +58,7 @@ def _body(case: Case, dx: Diagnosis) -> list[str]:
         return [
             f"Your API requests are being refused because your prepaid credit balance is {bal}. "
             "Auto-recharge is off, so nothing topped it up when it ran out. Nothing is wrong with your "
-            "code or your keys.",
+            "code.",
             "Add credits under Billing → Add credits; access resumes on your very next request after the "
             "payment succeeds. Turning on auto-recharge will prevent this from happening again.",
         ]
