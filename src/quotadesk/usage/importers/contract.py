@@ -15,7 +15,6 @@ one from its content (see ``batch``).
 
 from __future__ import annotations
 
-import csv
 import mmap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +29,7 @@ from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
 from quotadesk.usage.importers.fields import (
     Loc,
     as_int,
+    csv_rows,
     decimal,
     present,
     read_bytes,
@@ -104,28 +104,7 @@ def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
-    read_bytes(path)
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return
-            header = [h.strip() for h in header]
-            for required in ("ts", "model"):
-                if required not in header:
-                    raise Loc(str(path), 1).error(f"missing required column {required!r}")
-            for row in reader:
-                loc = Loc(str(path), reader.line_num)
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    raise loc.error(f"expected {len(header)} fields as in the header, found {len(row)}")
-                yield loc, dict(zip(header, row, strict=True))
-    except UnicodeDecodeError as exc:
-        raise Loc(str(path)).error("not UTF-8 text") from exc
-    except csv.Error as exc:
-        raise Loc(str(path)).error(f"not CSV: {exc}") from exc
+    return csv_rows(path, required=("ts", "model"))
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:

@@ -12,6 +12,7 @@ the CLI prints as ``error: <location>: <message>``.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -318,3 +319,29 @@ def timestamp(value: Any, loc: Loc, field: str | None = None, *, naive_is_utc: b
             raise _where(loc, field).error("time has no UTC offset (naive)")
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC)
+
+
+def csv_rows(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
+    """Rows of a CSV file with a header, each with its line; ``required`` columns must be present."""
+    read_bytes(path)  # a clear error for a missing file
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                return
+            header = [h.strip() for h in header]
+            for name in required:
+                if name not in header:
+                    raise Loc(str(path), 1).error(f"missing required column {name!r}")
+            for row in reader:
+                loc = Loc(str(path), reader.line_num)
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != len(header):
+                    raise loc.error(f"expected {len(header)} fields as in the header, found {len(row)}")
+                yield loc, dict(zip(header, row, strict=True))
+    except UnicodeDecodeError as exc:
+        raise Loc(str(path)).error("not UTF-8 text") from exc
+    except csv.Error as exc:
+        raise Loc(str(path)).error(f"not CSV: {exc}") from exc

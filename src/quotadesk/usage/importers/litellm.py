@@ -19,10 +19,9 @@ was on, else a hash of ``messages`` when prompts were stored, else empty.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,11 +29,11 @@ from typing import Any
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
 from quotadesk.usage.importers.fields import (
     Loc,
+    csv_rows,
     decimal,
     integer,
     nanos_rounded,
     present,
-    read_bytes,
     records,
     text,
     timestamp,
@@ -53,33 +52,11 @@ _ENVIRONMENTS = {
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    source = _csv_rows(path) if path.suffix.lower() == ".csv" else records(path)
+    source = csv_rows(path) if path.suffix.lower() == ".csv" else records(path)
     for loc, row in source:
         rows.seen()
         _row(loc, row, rows)
     rows.note("LiteLLM spend logs have no cached-token counts (cached = 0)")
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
-    read_bytes(path)  # a clear error for a missing file
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return
-            header = [h.strip() for h in header]
-            for row in reader:
-                loc = Loc(str(path), reader.line_num)
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(header):
-                    raise loc.error(f"expected {len(header)} fields as in the header, found {len(row)}")
-                yield loc, dict(zip(header, row, strict=True))
-    except UnicodeDecodeError as exc:
-        raise Loc(str(path)).error("not UTF-8 text") from exc
-    except csv.Error as exc:
-        raise Loc(str(path)).error(f"not CSV: {exc}") from exc
 
 
 def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
