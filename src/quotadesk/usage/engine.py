@@ -136,6 +136,10 @@ def _duckdb(con: Any) -> Any:
     return getattr(con, "con", None) if getattr(con, "name", "") == "duckdb" else None
 
 
+def is_duckdb(con: Any) -> bool:
+    return _duckdb(con) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Rows:
     """A small query result as Python values: column names and row tuples."""

@@ -113,6 +113,10 @@ class Finding:
         return self.impact_nanos * self.confidence
 
 
-def rank(findings: list[Finding]) -> tuple[Finding, ...]:
+def rank_key(f: Finding) -> tuple[float, float, str]:
     """Highest impact × confidence first; ties broken by confidence, then root cause name."""
-    return tuple(sorted(findings, key=lambda f: (-f.score, -f.confidence, f.root_cause.value)))
+    return (-f.score, -f.confidence, f.root_cause.value)
+
+
+def rank(findings: list[Finding]) -> tuple[Finding, ...]:
+    return tuple(sorted(findings, key=rank_key))

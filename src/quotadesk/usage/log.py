@@ -334,19 +334,20 @@ class UsageLog:
     ) -> UsageData:
         """The org's usage in ``[start, end)`` as ``UsageData`` for ``analyse``/``decompose``.
 
-        On DuckDB (``con`` None) the rows are loaded into memory once, so the detectors'
-        queries do not re-read Parquet. With a ``con`` of another backend (Spark) the
-        table is cached by the backend when ``cache`` (Ibis ``Table.cache``), for the
-        same reason.
+        On DuckDB (the default, ``con`` None or a DuckDB ``con``) the Parquet files are read
+        in place by every query. That is a consistent snapshot: the file list is fixed here
+        and a part file never changes once renamed into place (appends add files). It is
+        also the fast path: each detector query reads only the columns it needs, where
+        copying all thirteen columns into memory first cost more than every query
+        together (1M rows: 0.66 s per org copied, 0.44 s read in place, and a quarter of
+        the memory). With a ``con`` of another backend (Spark) the table is cached by the
+        backend when ``cache`` (Ibis ``Table.cache``), as its scans cost far more.
         """
         from quotadesk.usage import engine
 
-        own = con is None
-        con = engine.connect() if own else con
+        con = engine.connect() if con is None else con
         t = self.table(con, org, start=start, end=end)
-        if t is not None and own:
-            t = con.create_table(engine.fresh_name("log"), t, temp=True)
-        elif t is not None and cache:
+        if t is not None and cache and not engine.is_duckdb(con):
             with contextlib.suppress(NotImplementedError, AttributeError):
                 t = t.cache()
         return as_usage_data(con, t, source=f"{self.org_dir(org)}", prices=prices)
@@ -355,8 +356,9 @@ class UsageLog:
         """Keys seen in the log with the environment their rows name (for ``analyse(keys=…)``)."""
         found: dict[str, str] = {}
         for p in self.files(org):
-            t = pq.read_table(p, columns=["key_id", "environment"])
-            for key_id, env in set(zip(*(t.column(i).to_pylist() for i in range(2)), strict=True)):
+            t = pq.read_table(p, columns=["key_id", "environment"], read_dictionary=["key_id", "environment"])
+            pairs = t.group_by(["key_id", "environment"], use_threads=False).aggregate([])
+            for key_id, env in zip(*(pairs.column(i).to_pylist() for i in range(2)), strict=True):
                 if env and not found.get(key_id):
                     found[key_id] = env
                 else:
@@ -368,24 +370,35 @@ def as_usage_data(con: Any, table: Any, *, source: str, prices: PriceTable | Non
     """An Ibis table with the log's columns as ``UsageData`` (the detectors' input), with its summary."""
     import ibis
 
+    from quotadesk.usage import engine
+
     table_prices = DEFAULT_TABLE if prices is None else prices
     if table is None:
         return UsageData(con, None, 0, 0, 0, None, None, (), (), source, prices=table_prices)
     t = table.select(*OUTPUT_COLUMNS)
-    head = con.to_pyarrow(
-        t.aggregate(
+    # One pass for the headline figures and the distinct keys and models (three passes cost
+    # twice as much on a large log).
+    cells = engine.fetch_rows(
+        con,
+        t.group_by(["key_id", "model"]).aggregate(
             rows=ibis._.count(),
             requests=ibis._.requests.sum(),
             total=ibis._.cost_nanos.sum(),
             start=ibis._.ts.min(),
             end=ibis._.ts.max(),
-        )
-    ).to_pylist()[0]
-    rows = int(head["rows"] or 0)
+        ),
+    ).dicts()
+    rows = sum(int(c["rows"] or 0) for c in cells)
     if not rows:
         return UsageData(con, None, 0, 0, 0, None, None, (), (), source, prices=table_prices)
-    models = sorted(con.to_pyarrow(t.select("model").distinct()).column(0).to_pylist())
-    keys = sorted(con.to_pyarrow(t.select("key_id").distinct()).column(0).to_pylist())
+    head = {
+        "requests": sum(int(c["requests"] or 0) for c in cells),
+        "total": sum(int(c["total"] or 0) for c in cells),
+        "start": min(c["start"] for c in cells),
+        "end": max(c["end"] for c in cells),
+    }
+    models = sorted({c["model"] for c in cells})
+    keys = sorted({c["key_id"] for c in cells})
     return UsageData(
         con=con,
         table=t,

@@ -135,7 +135,9 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     scoped = t.filter((t.ts <= as_of) & (t.ts >= since))
     secs = engine.epoch_seconds(data.con, scoped.ts)
     base = scoped.mutate(h=(secs // 3600).cast("int64"), bad=scoped.status >= 400)
-    fetched = data.fetch(
+    # Arrow, not Python rows: tens of thousands of cells convert to numpy in a few
+    # milliseconds, where building Python tuples of them cost as much as the query.
+    fetched = data.to_pyarrow(
         base.group_by(["h", "key_id", "model", "bad"]).aggregate(
             requests=ibis._.requests.sum(),
             inp=ibis._.input_tokens.sum(),
@@ -145,17 +147,15 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
             first=secs.min(),
         )
     )
-    if not len(fetched):
+    if not fetched.num_rows:
         return None
-    listed = fetched.columns()
-    cells = {name: np.asarray(values) for name, values in listed.items() if name not in ("key_id", "model")}
-    h_abs = cells["h"].astype(np.int64)
+    h_abs = _numbers(fetched, "h")
     day0 = int(h_abs.min()) // 24
     n_days = day_of(as_of) - day0 + 1
     n_hours = n_days * 24
     hi = h_abs - day0 * 24
-    bad = cells["bad"].astype(bool)
-    cols = {c: cells[c].astype(np.int64) for c in ("requests", "inp", "out", "cached", "cost")}
+    bad = fetched.column("bad").to_numpy(zero_copy_only=False).astype(bool)
+    cols = {c: _numbers(fetched, c) for c in ("requests", "inp", "out", "cached", "cost")}
     tokens = cols["inp"] + cols["out"] + cols["cached"]
 
     def hourly_of(mask: Any) -> Hourly:
@@ -167,10 +167,10 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
         np.add.at(out.tokens, idx, np.where(bad[mask], 0, tokens[mask]))
         return out
 
-    key_col = np.asarray(listed["key_id"], dtype=object)
-    model_col = np.asarray(listed["model"], dtype=object)
+    key_names, key_codes = _codes(fetched, "key_id")
+    model_names, model_codes = _codes(fetched, "model")
     total = hourly_of(np.ones(len(hi), dtype=bool))
-    by_key = {str(k): hourly_of(key_col == k) for k in sorted(set(key_col.tolist()))}
+    by_key = {name: hourly_of(key_codes == i) for i, name in _sorted_names(key_names)}
 
     di = hi // 24
     dbad = bad
@@ -187,25 +187,45 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
         np.add.at(out.cost, idx, cols["cost"][mask])
         return out
 
-    models = {str(m): daily_of(model_col == m) for m in sorted(set(model_col.tolist()))}
-    keys = {str(k): daily_of(key_col == k) for k in sorted(set(key_col.tolist()))}
-    model_first = _firsts(listed["model"], listed["first"])
-    key_first = _firsts(listed["key_id"], listed["first"])
+    models = {name: daily_of(model_codes == i) for i, name in _sorted_names(model_names)}
+    keys = {name: daily_of(key_codes == i) for i, name in _sorted_names(key_names)}
+    first = fetched.column("first").to_numpy(zero_copy_only=False).astype(np.float64)
+    model_first = _firsts(model_names, model_codes, first)
+    key_first = _firsts(key_names, key_codes, first)
     ips = _ips(data, scoped)
-    active_days = len(set((h_abs // 24).tolist()))
+    active_days = len(np.unique(h_abs // 24))
     bucket = 24 if active_days >= 3 and bool((h_abs % 24 == 0).all()) else 1
     return Profile(
         data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket
     )
 
 
-def _firsts(names: list[str], firsts: list[float]) -> dict[str, datetime]:
+def _numbers(table: Any, name: str) -> Any:
+    import numpy as np
+
+    return table.column(name).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _codes(table: Any, name: str) -> tuple[list[str], Any]:
+    """A text column as (distinct values, the index of each row's value among them)."""
+    import numpy as np
+
+    encoded = table.column(name).combine_chunks().dictionary_encode()
+    names = [str(v) for v in encoded.dictionary.to_pylist()]
+    return names, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _sorted_names(names: list[str]) -> list[tuple[int, str]]:
+    return sorted(enumerate(names), key=lambda pair: pair[1])
+
+
+def _firsts(names: list[str], codes: Any, firsts: Any) -> dict[str, datetime]:
     """Earliest epoch second per name, as UTC datetimes."""
-    best: dict[str, float] = {}
-    for name, first in zip(names, firsts, strict=True):
-        if name not in best or first < best[name]:
-            best[name] = first
-    return {str(k): datetime.fromtimestamp(v, UTC) for k, v in best.items()}
+    import numpy as np
+
+    best = np.full(len(names), np.inf)
+    np.minimum.at(best, codes, firsts)
+    return {name: datetime.fromtimestamp(float(best[i]), UTC) for i, name in _sorted_names(names)}
 
 
 def _ips(data: UsageData, t: Any) -> dict[str, IpSeen]:
