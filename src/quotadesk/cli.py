@@ -127,9 +127,13 @@ def _register_books() -> None:
 
 
 def _register_usage() -> None:
+    from quotadesk.cli_scan import scan_command
     from quotadesk.cli_usage import usage_app
 
-    app.add_typer(usage_app, name="usage", help="The usage log: import real exports, explain a bill.")
+    assert scan_command is not None  # defining it registered ``usage scan``
+    app.add_typer(
+        usage_app, name="usage", help="The usage log: import real exports, explain a bill, scan every org."
+    )
 
 
 def _register_sim() -> None:

@@ -236,7 +236,7 @@ def explain_command(
     ] = None,
     min_impact: Annotated[
         str | None,
-        typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 1.00)."),
+        typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -251,7 +251,7 @@ def explain_command(
             raise InputError("give the period to explain, e.g. --period 2026-10", "--period")
         p = Period.parse(period)
         a = Period.parse(against) if against else default_against(p)
-        when = as_of_for(p, _parse_time(as_of) if as_of else datetime.now(UTC))
+        when = as_of_for(p, parse_time(as_of) if as_of else datetime.now(UTC))
         floor = None if min_impact is None else nanos(min_impact, "--min-impact", allow_negative=False)
         extra: dict[str, Any] = {}
         notes: list[str] = []
@@ -286,7 +286,7 @@ def _lines(result: Any, notes: list[str]) -> list[str]:
     return render_lines(result, notes=notes)
 
 
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:

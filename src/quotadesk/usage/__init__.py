@@ -29,8 +29,14 @@ Decomposition (``quotadesk.usage.decompose``)::
 splits a change of cost exactly (integers, no residual) into volume, tokens per request
 and price mix, per key × model.
 
+Scanning (``quotadesk.usage.scan``)::
+
+    scan(root, *, as_of, orgs=None, jobs=1, min_impact_nanos=…, on_done=None) -> list[OrgScan]
+
+runs ``analyse`` over every org of the usage log at ``root``, in worker processes.
+
 Layout: ``engine`` (the Ibis/DuckDB seam), ``records`` (load), ``profile`` (aggregates
 into arrays), ``spikes`` / ``shifts`` / ``account`` (detectors), ``context`` (their shared
 inputs), ``detectors`` (``analyse`` and the report), ``decompose``, ``periods``,
-``findings``.
+``findings``, ``log`` (the Parquet usage log), ``scan`` (every org of it).
 """

@@ -303,7 +303,8 @@ def _detect(ctx: Context) -> tuple[list[Finding], list[str]]:
     _run(errors, "signals", make_signals)
     if sig:
         s = sig[0]
-        found += _run(errors, "model_swap", lambda: shifts.model_swap(ctx, s))
+        swaps = _run(errors, "model_swap", lambda: shifts.model_swap(ctx, s))
+        found += swaps or _run(errors, "model_swap (per key)", lambda: shifts.key_swaps(ctx))
         found += _run(errors, "context_bloat", lambda: shifts.context_bloat(ctx, s))
         cmp = shifts.compare(ctx, s)
         found += _run(errors, "dev_key_in_production", lambda: shifts.dev_key(ctx, cmp))

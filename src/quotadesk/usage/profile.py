@@ -14,7 +14,7 @@ must not dilute tokens per request or the price mix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -103,6 +103,15 @@ class Profile:
     ips: dict[str, IpSeen] = field(default_factory=dict)
     bucket_hours: int = 1
     """24 when every row sits at midnight (a daily export), else 1."""
+    key_models_of: Callable[[str], dict[str, Daily]] | None = None
+    _key_models: dict[str, dict[str, Daily]] = field(default_factory=dict, repr=False)
+
+    def models_of_key(self, key_id: str) -> dict[str, Daily]:
+        """Per-day arrays of each model one key used, built on first ask (most keys never are:
+        a key's own model mix matters only when the account's mix hides its swap)."""
+        if key_id not in self._key_models:
+            self._key_models[key_id] = self.key_models_of(key_id) if self.key_models_of else {}
+        return self._key_models[key_id]
 
     @property
     def hour0(self) -> int:
@@ -195,8 +204,16 @@ def build_profile(data: UsageData, as_of: datetime) -> Profile | None:
     ips = _ips(data, scoped)
     active_days = len(np.unique(h_abs // 24))
     bucket = 24 if active_days >= 3 and bool((h_abs % 24 == 0).all()) else 1
+
+    def key_models_of(key_id: str) -> dict[str, Daily]:
+        if key_id not in key_names:
+            return {}
+        own = key_codes == key_names.index(key_id)
+        masks = ((name, own & (model_codes == j)) for j, name in _sorted_names(model_names))
+        return {name: daily_of(mask) for name, mask in masks if mask.any()}
+
     return Profile(
-        data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket
+        data, as_of, day0, n_days, total, by_key, models, keys, model_first, key_first, ips, bucket, key_models_of
     )
 
 

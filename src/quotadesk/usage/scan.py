@@ -29,8 +29,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from quotadesk.errors import InputError, QuotadeskError
-from quotadesk.usage.detectors import DEFAULT_MIN_IMPACT_NANOS, analyse
-from quotadesk.usage.findings import Finding, rank_key
+from quotadesk.usage.detectors import ANOMALIES, DEFAULT_MIN_IMPACT_NANOS, analyse
+from quotadesk.usage.findings import Finding, RootCause, rank_key
 from quotadesk.usage.periods import Period
 
 
@@ -131,7 +131,14 @@ def scan_org(
     return OrgScan(org, data.rows, data.total_nanos, report.findings, report.detector_errors)
 
 
+ALERTS = ANOMALIES | {RootCause.BILLING_DISCREPANCY}
+"""Causes a scan lists first: the usage changed or the bill disagrees with it. The others
+(traffic growth, a premium model chosen long ago, usage after the customer stopped, the
+refund reading of a retry burst) matter when a ticket asks, not as an alert: a premium
+model in steady use would otherwise top every scan with its whole month's spend."""
+
+
 def ranked(results: Sequence[OrgScan]) -> list[tuple[str, Finding]]:
-    """Every finding of every org, best first (impact × confidence), with its org."""
+    """Every finding of every org with its org: alerts first, each part by impact × confidence."""
     pairs = [(r.org, f) for r in results for f in r.findings]
-    return sorted(pairs, key=lambda p: (*rank_key(p[1]), p[0]))
+    return sorted(pairs, key=lambda p: (p[1].root_cause not in ALERTS, *rank_key(p[1]), p[0]))

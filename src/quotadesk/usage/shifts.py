@@ -107,15 +107,21 @@ class Signals:
     per_token: Any  # cost per token
     mix: Any  # cost per token at each model's own average price
     unit: Mapping[str, float]  # each model's average cost per token
+    models: Mapping[str, Daily]  # the per-model arrays these signals sum
+    key_id: str | None = None  # one key's signals, or None for the whole account
 
 
-def signals(p: Profile) -> Signals:
+def signals(p: Profile, key_id: str | None = None) -> Signals:
+    """The account's daily signals, or one key's (from that key's own per-model arrays)."""
     import numpy as np
 
-    total = p.day_total()
+    from quotadesk.usage.profile import _sum_daily
+
+    models = p.models if key_id is None else p.models_of_key(key_id)
+    total = p.day_total() if key_id is None else _sum_daily(list(models.values()), p.n_days)
     unit: dict[str, float] = {}
     weighted = np.zeros(p.n_days)
-    for model, d in p.models.items():
+    for model, d in models.items():
         tok = int(d.tokens.sum())
         unit[model] = int(d.cost.sum()) / tok if tok else 0.0
         weighted += d.tokens * unit[model]
@@ -129,6 +135,8 @@ def signals(p: Profile) -> Signals:
         per_token=_ratio(total.cost.astype(np.float64), tokens),
         mix=_ratio(weighted, tokens),
         unit=unit,
+        models=models,
+        key_id=key_id,
     )
 
 
@@ -152,6 +160,7 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
     import numpy as np
 
     p = ctx.profile
+    models = sig.models
     step = find_step(sig.mix, 0, p.n_days, earliest=_earliest(ctx))
     if step is None or step.ratio < SWAP_RATIO:
         return []
@@ -159,26 +168,26 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
     if not 0.67 <= volume <= 1.5:
         return []
     lo = max(0, step.day - LOOKBACK_DAYS)
-    tok_before = {m: float(d.tokens[lo : step.day].sum()) for m, d in p.models.items()}
-    tok_after = {m: float(d.tokens[step.day :].sum()) for m, d in p.models.items()}
+    tok_before = {m: float(d.tokens[lo : step.day].sum()) for m, d in models.items()}
+    tok_after = {m: float(d.tokens[step.day :].sum()) for m, d in models.items()}
     tb, ta = sum(tok_before.values()) or 1.0, sum(tok_after.values()) or 1.0
-    delta = {m: tok_after[m] / ta - tok_before[m] / tb for m in p.models}
-    pricier = [m for m in p.models if sig.unit[m] > step.before]
+    delta = {m: tok_after[m] / ta - tok_before[m] / tb for m in models}
+    pricier = [m for m in models if sig.unit[m] > step.before]
     if not pricier:
         return []
     to_model = max(pricier, key=lambda m: (delta[m], m))
-    from_model = min(p.models, key=lambda m: (delta[m], m))
+    from_model = min(models, key=lambda m: (delta[m], m))
     if delta[to_model] <= 0.05:
         return []
     # A swap replaces: the cheaper model's own traffic fell. A pricier stream added beside
     # unchanged traffic is new work (growth, a new key), not a swap.
-    old = p.models[from_model].requests
+    old = models[from_model].requests
     old_before = float(np.median(old[lo : step.day])) if step.day > lo else 0.0
     old_after = float(np.median(old[step.day :]))
     if from_model == to_model or old_after > 0.7 * old_before:
         return []
     # The day the new model took over: first day near the step where it had half its new share.
-    share_to = _ratio(p.models[to_model].tokens.astype(np.float64), sig.tokens)
+    share_to = _ratio(models[to_model].tokens.astype(np.float64), sig.tokens)
     after_share = float(np.nanmedian(share_to[step.day :])) if step.after_days else 0.0
     change = step.day
     for d in range(max(0, step.day - 3), min(p.n_days, step.day + 4)):
@@ -199,10 +208,11 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
     if first_seen is not None and first_seen.date() == start.date():
         start = first_seen
     end = ctx.as_of
-    last_used = np.flatnonzero(p.models[to_model].requests > 0)
+    last_used = np.flatnonzero(models[to_model].requests > 0)
     if len(last_used):
         end = min(ctx.as_of, at_day(p.day0 + int(last_used[-1]) + 1))
     per_m = 1e6 / 1e9  # nano-dollars per token → dollars per 1M tokens
+    on_key = f"On key {sig.key_id}: " if sig.key_id else ""
     was = "new" if first_seen is not None and p.day_index(first_seen) >= change - 3 else "already in use"
     facts = (
         Evidence(
@@ -229,8 +239,8 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
             impact_nanos=impact,
             confidence=round(min(0.95, 0.7 + 0.1 * min(2.0, math.log(step.ratio) / math.log(2))), 2),
             summary=(
-                f"Usage moved from {from_model} to {to_model} ({was}) on {day(start)}; the pricier model "
-                f"added {money(impact)}."
+                f"{on_key}Usage moved from {from_model} to {to_model} ({was}) on {day(start)}; the pricier "
+                f"model added {money(impact)}."
             ),
             evidence=facts,
             figures={
@@ -244,8 +254,27 @@ def model_swap(ctx: Context, sig: Signals) -> list[Finding]:
                 "volume_ratio": f"{volume:.2f}",
             },
             models=(to_model, from_model) if from_model != to_model else (to_model,),
+            key_ids=(sig.key_id,) if sig.key_id else (),
         )
     ]
+
+
+def key_swaps(ctx: Context) -> list[Finding]:
+    """Model swaps on single keys, for when the account's mix hides them.
+
+    Another key's new traffic on a cheap model can pull the account's average price back
+    down (a swap on the backend key, then a dev key carrying thousands of requests of the
+    small model), and then no account-wide step exists. Each key with more than one model
+    and spend in scope is read on its own.
+    """
+    p = ctx.profile
+    s0 = max(0, p.day_index(ctx.scope.start))
+    out: list[Finding] = []
+    for key_id in sorted(p.keys, key=lambda k: (-int(p.keys[k].cost[s0:].sum()), k)):
+        if int(p.keys[key_id].cost[s0:].sum()) < ctx.min_impact_nanos or len(p.models_of_key(key_id)) < 2:
+            continue
+        out += model_swap(ctx, signals(p, key_id))
+    return out
 
 
 def context_bloat(ctx: Context, sig: Signals) -> list[Finding]:
@@ -471,7 +500,12 @@ def dev_key(ctx: Context, cmp: Comparison | None) -> list[Finding]:
         now = int(d.cost[c0:c1].sum())
         before = int(d.cost[a0:a1].sum())
         extra = now - (before * cmp.days_now) // cmp.days_before
-        if extra < ctx.min_impact_nanos or extra < 0.3 * max(account_extra, 0) or account_extra <= 0:
+        if extra < ctx.min_impact_nanos or account_extra <= 0:
+            continue
+        # A minor share of the increase still counts when the key's own spend jumped: beside
+        # a costly model swap, a dev key on a cheap model explains little but is a cause.
+        jumped = now * cmp.days_before >= 3 * before * cmp.days_now
+        if extra < 0.3 * account_extra and not (jumped and extra >= 0.05 * account_extra):
             continue
         hourly = p.by_key[info.id].requests[c0 * 24 : c1 * 24].astype(np.float64)
         total = float(hourly.sum())

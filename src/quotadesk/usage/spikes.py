@@ -183,15 +183,19 @@ def find_bursts(ctx: Context) -> list[Burst]:
 
 
 def _drop_schedules(bursts: list[Burst]) -> list[Burst]:
-    """A burst that recurs at the same hour on 3+ days is a schedule (a cron or CI job), not a loop.
+    """Bursts of one key on 3+ days, each within a day, are a schedule or a new daily
+    routine (a cron or CI job, a key put to work in office hours), not a loop.
 
-    The same-hour baseline only learns a new daily job after a week, so its first runs
-    would otherwise each look like a burst.
+    The same-hour baseline only learns a new daily pattern after a week, so its first days
+    would otherwise each look like a burst; a key that starts carrying traffic every
+    working day shows up as hot hours scattered over those days (whichever hours crossed
+    the threshold), so the grouping is by key and day, not by start hour. That change of
+    level is read by the shift detectors (dev key in production, traffic growth).
     """
-    groups: dict[tuple[str, int], list[Burst]] = {}
+    groups: dict[str, list[Burst]] = {}
     for b in bursts:
-        if b.end - b.start <= 6 and b.keys:
-            groups.setdefault((b.keys[0][0], b.start % 24), []).append(b)
+        if b.end - b.start <= 16 and b.keys:
+            groups.setdefault(b.keys[0][0], []).append(b)
     scheduled = {
         id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group
     }
