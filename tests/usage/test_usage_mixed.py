@@ -1,0 +1,93 @@
+"""Several things at once: one key's cause must not be hidden or mis-read because of another key.
+
+- a model swap on one key while another key adds a flood of the cheap model (the account's
+  average price does not step, the swapping key's does);
+- a pricier model added by a new key beside unchanged traffic: new work, not a swap;
+- a development key that starts carrying office-hours traffic: a few days in, its hot
+  hours are a new routine (dev key in production), not a string of runaway loops; a real
+  loop on another key in the same days is still one.
+"""
+
+from __future__ import annotations
+
+import pytest
+from usage_scenarios import AS_OF, END, KEYS, _log, at
+from usage_synth import START, Traffic, business
+
+from quotadesk.usage.detectors import analyse
+from quotadesk.usage.findings import RootCause
+from quotadesk.usage.records import load_usage
+
+BUCKETED = pytest.mark.parametrize("bucketed", [False, True], ids=["per_request", "bucketed"])
+
+
+def _causes(report: object) -> list[str]:
+    return [f.root_cause.value for f in getattr(report, "findings", ())]
+
+
+@BUCKETED
+def test_a_swap_on_one_key_hidden_in_the_account_mix(bucketed: bool) -> None:
+    log = _log(f"hidden-swap-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    swap_at = at("2026-10-12")
+    log.traffic(
+        Traffic(key="key_prod", rate=base),
+        START,
+        END,
+        model_at=lambda h: "claude-sonnet" if h >= swap_at else "claude-haiku",
+    )
+    # From the same day a bulk key sends eight times as many requests on the cheap model.
+    log.traffic(Traffic(key="key_bulk", model="claude-haiku", rate=base * 8), swap_at, END)
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF)
+    swaps = report.select([RootCause.MODEL_SWAP])
+    assert len(swaps) == 1, _causes(report)
+    [swap] = swaps
+    assert swap.key_ids == ("key_prod",)
+    assert (swap.figures["date"], swap.figures["to_model"], swap.figures["from_model"]) == (
+        "2026-10-12",
+        "claude-sonnet",
+        "claude-haiku",
+    )
+    assert swap.summary.startswith("On key key_prod: ")
+    assert swap.impact_nanos >= 10_000_000_000
+
+
+@BUCKETED
+def test_a_new_key_on_a_pricier_model_is_not_a_swap(bucketed: bool) -> None:
+    log = _log(f"new-work-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", model="claude-haiku", rate=base), START, END)
+    log.traffic(Traffic(key="key_new", model="claude-sonnet", rate=base / 2), at("2026-10-12"), END)
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF)
+    assert RootCause.MODEL_SWAP.value not in _causes(report)
+
+
+@BUCKETED
+def test_a_dev_key_put_to_work_is_a_routine_not_a_loop(bucketed: bool) -> None:
+    log = _log(f"routine-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
+    log.traffic(Traffic(key="key_dev", rate=1, shape=business, ip="198.51.100.7"), START, END)
+    dev = Traffic(key="key_dev", model="gpt-4o", rate=base * 2, shape=business, ip="198.51.100.7")
+    log.traffic(dev, at("2026-10-26"), END)
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
+    causes = _causes(report)
+    assert RootCause.RUNAWAY_LOOP.value not in causes and RootCause.CODE_BUG.value not in causes, causes
+    top = report.top([RootCause.DEV_KEY_IN_PRODUCTION])
+    assert top is not None, causes
+    assert top.key_ids == ("key_dev",) and top.figures["date"] == "2026-10-26"
+
+
+@BUCKETED
+def test_a_real_loop_beside_a_new_routine_is_still_a_loop(bucketed: bool) -> None:
+    log = _log(f"routine-loop-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
+    log.traffic(Traffic(key="key_dev", rate=1, shape=business, ip="198.51.100.7"), START, END)
+    dev = Traffic(key="key_dev", model="gpt-4o", rate=base * 2, shape=business, ip="198.51.100.7")
+    log.traffic(dev, at("2026-10-26"), END)
+    log.loop(at("2026-10-28T02:00"), 4, int(base * 40), key="key_worker", model="gpt-4o", ip="203.0.113.10")
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
+    loops = report.select([RootCause.RUNAWAY_LOOP])
+    assert [f.figures["date"] for f in loops] == ["2026-10-28"], _causes(report)
+    assert loops[0].figures["key_id"] == "key_worker"
