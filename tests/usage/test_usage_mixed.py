@@ -91,3 +91,15 @@ def test_a_real_loop_beside_a_new_routine_is_still_a_loop(bucketed: bool) -> Non
     loops = report.select([RootCause.RUNAWAY_LOOP])
     assert [f.figures["date"] for f in loops] == ["2026-10-28"], _causes(report)
     assert loops[0].figures["key_id"] == "key_worker"
+
+
+@BUCKETED
+def test_a_storm_that_comes_back_every_morning_is_still_a_storm(bucketed: bool) -> None:
+    log = _log(f"daily-storm-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base), START, END)
+    for day in ("2026-10-20", "2026-10-21", "2026-10-22"):
+        log.retries(at(f"{day}T07:00"), 120, 10, 6, key="key_prod", model="gpt-4o", fail_share=0.7)
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF)
+    storms = report.select([RootCause.RETRY_STORM])
+    assert sorted(f.figures["date"] for f in storms) == ["2026-10-20", "2026-10-21", "2026-10-22"], _causes(report)

@@ -190,11 +190,12 @@ def _drop_schedules(bursts: list[Burst]) -> list[Burst]:
     would otherwise each look like a burst; a key that starts carrying traffic every
     working day shows up as hot hours scattered over those days (whichever hours crossed
     the threshold), so the grouping is by key and day, not by start hour. That change of
-    level is read by the shift detectors (dev key in production, traffic growth).
+    level is read by the shift detectors (dev key in production, traffic growth). Retries
+    are never a routine: a storm that comes back every morning is still a storm.
     """
     groups: dict[str, list[Burst]] = {}
     for b in bursts:
-        if b.end - b.start <= 16 and b.keys:
+        if b.end - b.start <= 16 and b.keys and not is_retry(b):
             groups.setdefault(b.keys[0][0], []).append(b)
     scheduled = {
         id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group
