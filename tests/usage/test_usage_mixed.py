@@ -103,3 +103,20 @@ def test_a_storm_that_comes_back_every_morning_is_still_a_storm(bucketed: bool) 
     report = analyse(load_usage(log.rows, None), as_of=AS_OF)
     storms = report.select([RootCause.RETRY_STORM])
     assert sorted(f.figures["date"] for f in storms) == ["2026-10-20", "2026-10-21", "2026-10-22"], _causes(report)
+
+
+@BUCKETED
+def test_a_swap_that_reaches_the_dev_key_too_is_not_a_dev_key_in_production(bucketed: bool) -> None:
+    log = _log(f"swap-everywhere-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    swap_at = at("2026-10-12")
+
+    def model_at(h: object) -> str:  # gpt-4o costs ~16x gpt-4o-mini: the dev key's spend jumps
+        return "gpt-4o" if h >= swap_at else "gpt-4o-mini"  # type: ignore[operator]
+
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END, model_at=model_at)
+    dev = Traffic(key="key_dev", rate=base / 4, shape=business, ip="198.51.100.7")
+    log.traffic(dev, START, END, model_at=model_at)
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
+    causes = _causes(report)
+    assert RootCause.MODEL_SWAP.value in causes and RootCause.DEV_KEY_IN_PRODUCTION.value not in causes, causes

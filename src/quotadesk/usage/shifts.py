@@ -502,9 +502,12 @@ def dev_key(ctx: Context, cmp: Comparison | None) -> list[Finding]:
         extra = now - (before * cmp.days_now) // cmp.days_before
         if extra < ctx.min_impact_nanos or account_extra <= 0:
             continue
-        # A minor share of the increase still counts when the key's own spend jumped: beside
-        # a costly model swap, a dev key on a cheap model explains little but is a cause.
-        jumped = now * cmp.days_before >= 3 * before * cmp.days_now
+        # A minor share of the increase still counts when the key's own traffic jumped: beside
+        # a costly model swap, a dev key on a cheap model explains little but is a cause. Its
+        # requests, not its spend: a swap that reaches every key multiplies the dev key's
+        # spend too without putting any new traffic on it.
+        req_now, req_before = int(d.requests[c0:c1].sum()), int(d.requests[a0:a1].sum())
+        jumped = req_now * cmp.days_before >= 3 * req_before * cmp.days_now
         if extra < 0.3 * account_extra and not (jumped and extra >= 0.05 * account_extra):
             continue
         hourly = p.by_key[info.id].requests[c0 * 24 : c1 * 24].astype(np.float64)
