@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from quotadesk.cli_common import JsonOption, guard, print_json
-from quotadesk.cli_usage import UsageDirOption, parse_time, usage_app
+from quotadesk.cli_usage import EngineOption, UsageDirOption, parse_time, usage_app
 
 if TYPE_CHECKING:
     from quotadesk.usage.scan import OrgScan
@@ -40,11 +40,13 @@ def scan_command(
         typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
     ] = None,
     usage_dir: UsageDirOption = None,
+    engine: EngineOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Run every detector over every organization in the usage log and rank what they found."""
 
     def run() -> dict[str, Any]:
+        from quotadesk import settings
         from quotadesk.errors import InputError
         from quotadesk.money import nanos
         from quotadesk.usage.detectors import DEFAULT_MIN_IMPACT_NANOS
@@ -66,11 +68,19 @@ def scan_command(
         with ScanProgress(len(names), enabled=not json_out) as advance:
             try:
                 results = scan(
-                    log.root, as_of=when, orgs=names, jobs=workers, min_impact_nanos=floor, on_done=advance
+                    log.root,
+                    as_of=when,
+                    orgs=names,
+                    jobs=workers,
+                    min_impact_nanos=floor,
+                    on_done=advance,
+                    engine=settings.get("usage_engine", engine),
                 )
             except InputError as exc:
-                if exc.field == "org":
-                    raise InputError(str(exc).removeprefix("org: "), "--org") from exc
+                renamed = {"org": "--org", "usage_engine": "--engine" if engine else "usage_engine"}
+                if exc.field in renamed:
+                    message = str(exc).removeprefix(f"{exc.field}: ")
+                    raise InputError(message, renamed[exc.field]) from exc
                 raise
         return _as_json(log.root, when, results, time.perf_counter() - started)
 

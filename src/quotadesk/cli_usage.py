@@ -34,6 +34,14 @@ UsageDirOption = Annotated[
         "--usage-dir", help="Folder of the usage log (default: setting 'usage_dir', env QUOTADESK_USAGE_DIR)."
     ),
 ]
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Engine that reads the stored log: duckdb, spark or a Spark master URL "
+        "(default: setting 'usage_engine', env QUOTADESK_USAGE_ENGINE).",
+    ),
+]
 PricesOption = Annotated[
     Path | None,
     typer.Option(
@@ -238,6 +246,7 @@ def explain_command(
         str | None,
         typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
     ] = None,
+    engine: EngineOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Explain a period's spend against another: totals, the exact decomposition, findings, daily chart."""
@@ -264,7 +273,7 @@ def explain_command(
         else:
             if not org:
                 raise InputError("give --org ORG (the stored log) or usage files", "--org")
-            data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a)
+            data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a, engine)
             if db:
                 keys, invoices = _from_books(db, org, keys, invoices)
         result = explain(data, p, a, as_of=when, keys=keys, invoices=invoices, min_impact_nanos=floor)
@@ -353,8 +362,10 @@ def _from_books(
 
 
 def _from_log(
-    org: str, usage_dir: str | None, prices: PriceTable | None, period: Any, against: Any
+    org: str, usage_dir: str | None, prices: PriceTable | None, period: Any, against: Any, engine: str | None
 ) -> tuple[UsageData, list[Any], list[dict[str, Any]], dict[str, Any]]:
+    from quotadesk import settings
+    from quotadesk.usage.engine import connect_engine
     from quotadesk.usage.log import UsageLog, check_org
     from quotadesk.usage.reconcile import as_invoices, reconcile
 
@@ -362,7 +373,8 @@ def _from_log(
     log = UsageLog.open(usage_dir)
     if not log.months(org):
         raise InputError(f"no usage for org {org!r} in {log.root}", "--org")
-    data = log.load(org, end=max(period.end, against.end), prices=prices)  # nothing later is read
+    con = connect_engine(settings.get("usage_engine", engine), "--engine" if engine else "usage_engine")
+    data = log.load(org, end=max(period.end, against.end), prices=prices, con=con)  # nothing later is read
     recs = [r for p in (against, period) for r in reconcile(log, org, start=p.start, end=p.end)]
     from quotadesk.usage.explanation import usd
 

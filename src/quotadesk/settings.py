@@ -37,6 +37,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("provider", "generic", "Error dialect assumed when a bundle or command names no provider."),
         Setting("usage_dir", "./usage", "Folder of the usage log (Parquet, partitioned by month)."),
         Setting(
+            "usage_engine",
+            "duckdb",
+            "Engine that reads the usage log: 'duckdb' (in-process, default), 'spark' (a local Spark session)"
+            " or a Spark master URL (spark://HOST:PORT, yarn, k8s://...; needs the 'spark' extra).",
+        ),
+        Setting(
             "intent_model",
             "rules",
             "Ticket-intent classifier: 'rules' (default), 'embedding' (rules, then a local embedding model where"

@@ -174,6 +174,7 @@ def test_an_unreadable_org_is_reported_and_the_others_still_scanned(log_dir: Pat
         (["--as-of", "yesterday"], "--as-of: not an RFC 3339 time"),
         (["--jobs", "0"], "--jobs: must be at least 1"),
         (["--min-impact", "-1"], "--min-impact: must not be negative"),
+        (["--engine", "bogus"], "--engine: unknown engine 'bogus'"),
     ],
 )
 def test_refusals_exit_2_with_nothing_scanned(log_dir: Path, args: list[str], message: str) -> None:
@@ -196,3 +197,12 @@ def test_library_refusals(log_dir: Path) -> None:
     with pytest.raises(InputError, match="jobs: must be at least 1"):
         scan(log_dir, as_of=OCTOBER_END, jobs=0)
     assert UsageLog(log_dir).orgs() == ["acme", "billed", "calm"]
+
+
+@pytest.mark.parametrize("command", [["scan"], ["explain", "--org", "acme", "--period", "2026-10"]])
+def test_the_engine_setting_is_checked(log_dir: Path, command: list[str]) -> None:
+    result = runner.invoke(
+        usage_app, [*command, "--usage-dir", str(log_dir)], env={"QUOTADESK_USAGE_ENGINE": "postgres://x"}
+    )
+    assert result.exit_code == 2, result.output
+    assert "usage_engine: unknown engine 'postgres://x'" in result.stderr and result.stdout == ""

@@ -122,3 +122,31 @@ def test_spark_reads_only_the_org_and_months_asked(log: UsageLog, spark_con: Any
     duck = log.load("acme", start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2026, 11, 1, tzinfo=UTC))
     assert (october.rows, october.total_nanos) == (duck.rows, duck.total_nanos)
     assert october.start is not None and october.start >= datetime(2026, 10, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["scan", "--as-of", "2026-10-31T23:59:00Z"], ["explain", "--org", "acme", "--period", "2026-10"]],
+    ids=["scan", "explain"],
+)
+def test_the_engine_setting_runs_the_commands_on_spark(log: UsageLog, spark_con: Any, args: list[str]) -> None:
+    """``--engine local[2]`` (the ``usage_engine`` setting) gives the same report as DuckDB."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from quotadesk.cli_scan import scan_command
+    from quotadesk.cli_usage import usage_app
+
+    assert scan_command is not None  # registers ``usage scan``
+    runner = CliRunner()
+    common = [*args, "--usage-dir", str(log.root), "--json"]
+    duck = runner.invoke(usage_app, [*common, "--engine", "duckdb"])
+    spark = runner.invoke(usage_app, [*common, "--engine", "local[2]"])
+    assert duck.exit_code == 0, duck.output
+    assert spark.exit_code == 0, spark.output
+    on_duck, on_spark = json.loads(duck.stdout), json.loads(spark.stdout)
+    on_duck.pop("seconds", None)
+    on_spark.pop("seconds", None)
+    assert on_duck["findings"], "the synthetic log has findings"
+    assert on_spark == on_duck

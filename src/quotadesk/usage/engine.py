@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quotadesk.errors import UsageFileError
+from quotadesk.errors import InputError, UsageFileError
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 """File suffixes the contract allows for ``usage.records_file`` (``.json`` read as JSON Lines)."""
@@ -84,6 +84,44 @@ def connect() -> Any:
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql("SET enable_progress_bar = false")  # it would print on stdout during long scans
     return con
+
+
+SPARK_MASTERS = ("spark://", "k8s://", "mesos://", "local[", "local")
+"""What the ``usage_engine`` setting accepts as a Spark master besides ``spark`` and ``yarn``."""
+
+
+def connect_engine(name: str, field: str = "usage_engine") -> Any:
+    """The engine a setting names: ``duckdb``, ``spark`` (a local session) or a Spark master URL.
+
+    Spark gets the session settings the detectors rely on (UTC, quiet progress). An engine
+    that cannot start is an ``InputError`` naming ``field``, not a Java stack trace.
+    """
+    value = name.strip()
+    if value.lower() in ("", "duckdb", "duckdb://"):
+        return connect()
+    master = "local[*]" if value.lower() == "spark" else value
+    if not (master == "yarn" or master.startswith(SPARK_MASTERS)):
+        raise InputError(
+            f"unknown engine {name!r}; expected duckdb, spark or a Spark master URL (spark://HOST:PORT)", field
+        )
+    try:
+        import ibis
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputError("Spark needs the 'spark' extra: pip install 'quotadesk[spark]'", field) from exc
+    try:
+        session = (
+            SparkSession.builder.master(master)
+            .appName("quotadesk")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
+    except Exception as exc:  # a JVM that will not start, a master that does not answer
+        raise InputError(f"cannot start Spark at {master}: {short(exc)}", field) from exc
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
 
 
 def fresh_name(prefix: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from quotadesk.errors import InputError, QuotadeskError
 from quotadesk.usage.detectors import ANOMALIES, DEFAULT_MIN_IMPACT_NANOS, analyse
@@ -62,12 +63,16 @@ def scan(
     jobs: int = 1,
     min_impact_nanos: int = DEFAULT_MIN_IMPACT_NANOS,
     on_done: Callable[[OrgScan], None] | None = None,
+    engine: str = "duckdb",
 ) -> list[OrgScan]:
     """Analyse ``orgs`` (default: every org in the log at ``root``) as of ``as_of``; by org.
 
     ``jobs`` worker processes (1: in this process); ``on_done`` is called with each org's
-    result as it arrives (a progress bar).
+    result as it arrives (a progress bar). ``engine`` as the ``usage_engine`` setting: on
+    Spark the orgs are analysed one after another in one session, whatever ``jobs`` says
+    (the cluster parallelizes each query; processes would each start a JVM).
     """
+    from quotadesk.usage import engine as engines
     from quotadesk.usage.log import UsageLog, check_org
 
     if as_of.tzinfo is None:
@@ -88,9 +93,10 @@ def scan(
         if on_done is not None:
             on_done(result)
 
-    if jobs == 1 or len(order) < 2:
+    shared = None if engine.strip().lower() in ("", "duckdb", "duckdb://") else engines.connect_engine(engine)
+    if shared is not None or jobs == 1 or len(order) < 2:
         for org in order:
-            keep(scan_org(str(log.root), org, as_of, min_impact_nanos))
+            keep(scan_org(str(log.root), org, as_of, min_impact_nanos, con=shared))
     else:
         threads = max(1, default_jobs() // jobs)
         # spawn, not fork: the caller may already hold DuckDB's threads, which fork would copy half-alive
@@ -104,9 +110,17 @@ def scan(
 
 
 def scan_org(
-    root: str, org: str, as_of: datetime, min_impact_nanos: int, threads: int | None = None
+    root: str,
+    org: str,
+    as_of: datetime,
+    min_impact_nanos: int,
+    threads: int | None = None,
+    con: Any = None,
 ) -> OrgScan:
-    """One org, as ``usage explain --org`` reads it; unreadable files become ``error``."""
+    """One org, as ``usage explain --org`` reads it; unreadable files become ``error``.
+
+    ``con``: an engine to use (and leave open); default a DuckDB of its own, on ``threads``.
+    """
     from quotadesk.usage import engine
     from quotadesk.usage.log import UsageLog
     from quotadesk.usage.reconcile import as_invoices, reconcile
@@ -114,9 +128,11 @@ def scan_org(
 
     as_of = as_of.astimezone(UTC)
     log = UsageLog(root)
-    con = engine.connect()
-    if threads is not None:
+    own = con is None
+    con = engine.connect() if own else con
+    if own and threads is not None:
         con.raw_sql(f"SET threads = {int(threads)}")
+    unreadable: tuple[type[BaseException], ...] = (QuotadeskError, duckdb_error(), OSError, *_engine_errors(con))
     try:
         data = log.load(org, end=as_of + timedelta(microseconds=1), con=con)
         since = Period.month_of(as_of).previous_month().start
@@ -124,10 +140,11 @@ def scan_org(
         report = analyse(
             data, as_of=as_of, keys=log.keys(org), invoices=invoices, min_impact_nanos=min_impact_nanos
         )
-    except (QuotadeskError, duckdb_error(), OSError) as exc:
+    except unreadable as exc:
         return OrgScan(org, 0, 0, error=f"{type(exc).__name__}: {engine.short(exc)}")
     finally:
-        con.disconnect()
+        if own:
+            con.disconnect()
     return OrgScan(org, data.rows, data.total_nanos, report.findings, report.detector_errors)
 
 
@@ -136,6 +153,18 @@ ALERTS = ANOMALIES | {RootCause.BILLING_DISCREPANCY}
 (traffic growth, a premium model chosen long ago, usage after the customer stopped, the
 refund reading of a retry burst) matter when a ticket asks, not as an alert: a premium
 model in steady use would otherwise top every scan with its whole month's spend."""
+
+
+def _engine_errors(con: Any) -> tuple[type[Exception], ...]:
+    """What else an unreadable file raises: pyarrow's errors (keys, reported costs) and, on
+    Spark, its own."""
+    import pyarrow as pa
+
+    if type(con).__module__.startswith("ibis.backends.pyspark"):
+        from pyspark.errors import PySparkException
+
+        return (pa.ArrowException, PySparkException)
+    return (pa.ArrowException,)
 
 
 def ranked(results: Sequence[OrgScan]) -> list[tuple[str, Finding]]:
