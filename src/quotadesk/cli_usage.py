@@ -392,4 +392,4 @@ def _from_log(
             for r in recs
         ],
     }
-    return data, log.keys(org), as_invoices(recs), extra
+    return data, log.keys(org, con), as_invoices(recs), extra

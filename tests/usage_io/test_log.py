@@ -293,3 +293,34 @@ def test_any_split_of_the_same_rows_gives_the_same_log(
     assert added == len(set(ids)) == log.count("acme")
     assert log.append("acme", batch).added == 0
     assert sorted(log.read_arrow("acme").column("request_id").to_pylist()) == sorted(set(ids))
+
+
+def test_many_small_files_read_the_same_as_one(tmp_path: Path) -> None:
+    """Past COPY_ABOVE_FILES part files the org is copied into DuckDB once; nothing else changes."""
+    from quotadesk.usage.detectors import analyse
+    from quotadesk.usage.importers import read_files
+
+    from .synth import KEYS, make_rows, write_jsonl
+
+    table = read_files("contract", [write_jsonl(tmp_path / "usage.jsonl", make_rows())]).usage
+    one, many = UsageLog(tmp_path / "one"), UsageLog(tmp_path / "many")
+    one.append("acme", table)
+    step = table.num_rows // 80 + 1
+    for lo in range(0, table.num_rows, step):  # 80 batches, a file or two each
+        many.append("acme", table.slice(lo, step))
+    assert len(one.files("acme")) <= 3 < log_module.COPY_ABOVE_FILES < len(many.files("acme"))
+    a, b = one.load("acme"), many.load("acme")
+    assert (a.rows, a.requests, a.total_nanos, a.start, a.end, a.models, a.key_ids) == (
+        b.rows,
+        b.requests,
+        b.total_nanos,
+        b.start,
+        b.end,
+        b.models,
+        b.key_ids,
+    )
+    as_of = datetime(2026, 10, 31, 23, 59, tzinfo=UTC)
+    ra, rb = analyse(a, as_of=as_of, keys=KEYS), analyse(b, as_of=as_of, keys=KEYS)
+    assert ra.findings, "the synthetic log has findings"
+    # the same report, but for the folder each quotes as its source
+    assert repr(ra).replace(str(tmp_path / "one"), "LOG") == repr(rb).replace(str(tmp_path / "many"), "LOG")

@@ -100,26 +100,38 @@ def scan(
     else:
         threads = max(1, default_jobs() // jobs)
         # spawn, not fork: the caller may already hold DuckDB's threads, which fork would copy half-alive
-        with ProcessPoolExecutor(max_workers=min(jobs, len(order)), mp_context=get_context("spawn")) as pool:
-            futures = [
-                pool.submit(scan_org, str(log.root), org, as_of, min_impact_nanos, threads) for org in order
-            ]
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(order)),
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(threads,),
+        ) as pool:
+            futures = [pool.submit(_scan_in_worker, str(log.root), org, as_of, min_impact_nanos) for org in order]
             for future in as_completed(futures):
                 keep(future.result())
     return [results[o] for o in sorted(results)]
 
 
-def scan_org(
-    root: str,
-    org: str,
-    as_of: datetime,
-    min_impact_nanos: int,
-    threads: int | None = None,
-    con: Any = None,
-) -> OrgScan:
+_WORKER: dict[str, Any] = {}
+"""A worker process's own DuckDB, opened once by ``_start_worker`` and used for every org it scans."""
+
+
+def _start_worker(threads: int) -> None:
+    from quotadesk.usage import engine
+
+    con = engine.connect()
+    con.raw_sql(f"SET threads = {int(threads)}")
+    _WORKER["con"] = con
+
+
+def _scan_in_worker(root: str, org: str, as_of: datetime, min_impact_nanos: int) -> OrgScan:
+    return scan_org(root, org, as_of, min_impact_nanos, con=_WORKER.get("con"))
+
+
+def scan_org(root: str, org: str, as_of: datetime, min_impact_nanos: int, con: Any = None) -> OrgScan:
     """One org, as ``usage explain --org`` reads it; unreadable files become ``error``.
 
-    ``con``: an engine to use (and leave open); default a DuckDB of its own, on ``threads``.
+    ``con``: an engine to use (and leave open); default a DuckDB of its own.
     """
     from quotadesk.usage import engine
     from quotadesk.usage.log import UsageLog
@@ -130,15 +142,13 @@ def scan_org(
     log = UsageLog(root)
     own = con is None
     con = engine.connect() if own else con
-    if own and threads is not None:
-        con.raw_sql(f"SET threads = {int(threads)}")
     unreadable: tuple[type[BaseException], ...] = (QuotadeskError, duckdb_error(), OSError, *_engine_errors(con))
     try:
         data = log.load(org, end=as_of + timedelta(microseconds=1), con=con)
         since = Period.month_of(as_of).previous_month().start
         invoices = as_invoices(reconcile(log, org, start=since, end=as_of + timedelta(microseconds=1)))
         report = analyse(
-            data, as_of=as_of, keys=log.keys(org), invoices=invoices, min_impact_nanos=min_impact_nanos
+            data, as_of=as_of, keys=log.keys(org, con), invoices=invoices, min_impact_nanos=min_impact_nanos
         )
     except unreadable as exc:
         return OrgScan(org, 0, 0, error=f"{type(exc).__name__}: {engine.short(exc)}")
