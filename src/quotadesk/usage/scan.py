@@ -13,6 +13,10 @@ per core, each with a single-threaded DuckDB, analyses orgs side by side; the la
 orgs go first so no worker is left with a big one at the end. ``bench/usage.py``
 measures it against a single DuckDB aggregation over the same files.
 
+Workers are started with ``spawn`` (a fork would copy the caller's DuckDB threads half
+alive), so a script calling ``scan(jobs=2)`` needs the usual ``if __name__ == "__main__":``
+guard; the ``quotadesk`` command has it.
+
 An org whose files cannot be read (a corrupt Parquet file) does not stop the scan: its
 ``OrgScan.error`` names the problem and the other orgs are still analysed; the CLI
 exits non-zero when any org failed.
