@@ -120,3 +120,30 @@ def test_a_swap_that_reaches_the_dev_key_too_is_not_a_dev_key_in_production(buck
     report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
     causes = _causes(report)
     assert RootCause.MODEL_SWAP.value in causes and RootCause.DEV_KEY_IN_PRODUCTION.value not in causes, causes
+
+
+@pytest.mark.parametrize(("history_from", "growth"), [("2026-09-26", False), ("2026-09-22", True)])
+def test_growth_needs_a_week_of_history(history_from: str, growth: bool) -> None:
+    """Traffic doubles in October; with five days of September to compare with (two of them a
+    weekend) the rate before is not measurable like for like, with nine it is."""
+    from usage_synth import daytime
+
+    log = _log(f"young-growth-{history_from}", False)
+    log.traffic(Traffic(key="key_prod", rate=10.0, shape=daytime), at(history_from), at("2026-10-01"))
+    log.traffic(Traffic(key="key_prod", rate=20.0, shape=daytime), at("2026-10-01"), END)
+    report = analyse(load_usage(log.rows, None), as_of=at("2026-11-03T06:00"))
+    assert (RootCause.TRAFFIC_GROWTH.value in _causes(report)) is growth, _causes(report)
+
+
+@BUCKETED
+def test_a_loop_on_a_new_key_is_measured_against_the_account_s_usual_rate(bucketed: bool) -> None:
+    """A key first seen in the burst has no usual rate of its own: its "typical busy hour"
+    would be the burst itself (a loop of 600 an hour read as 1.6x the usual)."""
+    log = _log(f"young-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
+    log.loop(at("2026-10-29T18:00"), 5, int(base * 60), key="key_new", model="gpt-4o", ip="203.0.113.10")
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF)
+    top = report.top([RootCause.RUNAWAY_LOOP])
+    assert top is not None, _causes(report)
+    assert float(top.figures["usual_requests_per_hour"]) < base * 3, top.figures

@@ -426,6 +426,10 @@ def traffic_growth(ctx: Context, sig: Signals, cmp: Comparison | None) -> list[F
 
     if cmp is None or not cmp.requests_before or not cmp.cost_before:
         return []
+    if cmp.days_before < 7:
+        # Less than a week to compare with: two weekend days in five make any weekday month
+        # look like growth. A rate needs every day of the week on both sides.
+        return []
     rate_now = cmp.requests_now / cmp.days_now
     rate_before = cmp.requests_before / cmp.days_before
     cost_ratio = (cmp.cost_now / cmp.days_now) / (cmp.cost_before / cmp.days_before)

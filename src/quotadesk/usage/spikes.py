@@ -157,7 +157,10 @@ def find_bursts(ctx: Context) -> list[Burst]:
             kc = int(series.cost[sl].sum())
             key_rows.append((key, kr, kc))
             excess += int(np.clip(series.cost[sl] - bases[key].cost[sl], 0, None).sum())
-            usual += float(bases[key].requests[sl].mean())
+            # A key first seen in this burst has no usual rate: its "typical busy hour" would be
+            # the burst itself and make a loop look like 1.6x its own level.
+            if series.requests[:a].any():
+                usual += float(bases[key].requests[sl].mean())
         key_rows.sort(key=lambda r: (-r[1], r[0]))
         cost = int(p.total.cost[sl].sum())
         start_dt, end_dt = at_hour(p.hour0 + a), at_hour(p.hour0 + b)
