@@ -17,6 +17,7 @@ import pytest
 
 from quotadesk.triage import intent as it
 from quotadesk.triage.signals import extract_signals
+from quotadesk.triage.typos import normalise
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -50,7 +51,7 @@ def _accuracy(rows: list[dict[str, Any]], model: str) -> float:
     ],
 )
 def test_normalise(raw: str, norm: str) -> None:
-    assert it.normalise(raw) == norm
+    assert normalise(raw) == norm
 
 
 @pytest.mark.parametrize(
@@ -107,7 +108,7 @@ def test_real_wording(text: str, intent: str) -> None:
 
 
 def test_negation_stays_in_its_clause() -> None:
-    norm = it.normalise("No errors in our logs, but we hit the rate limit at peak")
+    norm = normalise("No errors in our logs, but we hit the rate limit at peak")
     assert "rate_limited" in it.find_claims(norm)
 
 

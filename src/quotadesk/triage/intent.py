@@ -23,7 +23,6 @@ rate limit", "no errors", "we did not hit any limit".
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -151,53 +150,6 @@ _MONTHLY = (
     r"|bulanan)\b"
 )
 _PER_TIME = r"\b(?:per minute|por minuto|pro minute|par minute|per menit|/min|per second|por segundo)\b"
-
-
-# --- normalisation --------------------------------------------------------------------------
-_TYPOS: tuple[tuple[str, str], ...] = (
-    (r"\brecie?ve", "receive"),
-    (r"\bbil+ing\b", "billing"),
-    (r"\bbil+\b", "bill"),
-    (r"\bac+ou?n?t\b|\bacc\b|\bacct\b|\baccout\b|\baccont\b", "account"),
-    (r"\bsud+en+ly\b|\bsudently\b", "suddenly"),
-    (r"\brefun\b|\brefound\b|\brefnd\b", "refund"),
-    (r"\brate[\s_-]?limit(?:ed|s|ing)?\b|\bratelimit\w*", "rate limit"),
-    (r"\bexc?e+de?e?d\b|\bexeeded\b|\bexceded\b|\bexcedeed\b", "exceeded"),
-    (r"\bquo?ta\b|\bquata\b|\bqouta\b", "quota"),
-    (r"\binsuf+ic+ie?n?t\b|\binsufficent\b", "insufficient"),
-    (r"\bstop+ed\b", "stopped"),
-    (r"\bpay?m(?:ne|en)t\b|\bpaymnet\b", "payment"),
-    (r"\bcharg(?:ed|e)d\b", "charged"),
-    (r"\bsais\b|\bsez\b", "says"),
-    (r"\bpl[sz]\b|\bpleas\b|\bplease\b", "please"),
-    (r"\bu\b", "you"),
-    (r"\bur\b", "your"),
-    (r"\bcredts?\b|\bcreidts?\b", "credits"),
-    (r"\bwon'?t\b", "will not"),
-    (r"\bcant\b|\bcannot\b|\bcan't\b|\bcan´t\b", "can not"),
-    (r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should)n'?t\b", r"\1 not"),
-    (r"\bi'?m\b", "i am"),
-    (r"\bdosent\b|\bdoesnt\b", "does not"),
-    (r"\bworkin\b", "working"),
-    (r"\bsuspen(?:ed|ded|sed)\b", "suspended"),
-    (r"\binvoce\b|\binvoise\b", "invoice"),
-    (r"\bapi[-_ ]?key\b|\bapikey\b", "api key"),
-    (r"\btop[-\s]?up\b|\btopup\b", "top up"),
-    (r"\bauto[-\s]?(recharge|reload|top up|topup|refill|pay)\b", r"auto recharge"),
-)
-_TYPO_RES = tuple((re.compile(p), r) for p, r in _TYPOS)
-_SPACE_RE = re.compile(r"[ \t\r\f\v]+")
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "“": '"', "”": '"', "—": " - ", "–": "-"})
-
-
-def normalise(text: str) -> str:
-    """Lowercase ASCII text with accents stripped and common typos and contractions repaired."""
-    t = text.translate(_QUOTES).lower()
-    t = unicodedata.normalize("NFKD", t)
-    t = "".join(c for c in t if not unicodedata.combining(c)).replace("ß", "ss")
-    for rx, rep in _TYPO_RES:
-        t = rx.sub(rep, t)
-    return _SPACE_RE.sub(" ", t)
 
 
 # --- negation -------------------------------------------------------------------------------
@@ -618,6 +570,17 @@ INTENT_RULES: tuple[Pattern, ...] = (
         1.5,
     ),
     # refund_request
+    # Charged for what an outage made them resend: the money back is the ask, even unsaid.
+    _p(
+        "refund_request",
+        _near(
+            r"\b(?:charged|billed|billing us|charging us|paid for|pay for|cost us|costs us|charges? for)",
+            r"\b(?:retr(?:y|ies|ied|ying)|outage|incident|downtime|(?:failed|failing|errored) (?:requests|calls))",
+            60,
+        ),
+        3.0,
+        negatable=False,
+    ),
     _p(
         "refund_request",
         r"\bcharged twice|\bdouble[- ]charged|\bdoppelt belastet|\bcobrado (?:duas|dos) (?:vezes|veces)"

@@ -29,6 +29,7 @@ from quotadesk.errors import InputError
 from quotadesk.triage import intent as it
 from quotadesk.triage.secrets import SecretHit, find_secrets, redact
 from quotadesk.triage.timeparse import TimeMention, find_times
+from quotadesk.triage.typos import normalise
 
 
 class AttachmentLike(Protocol):
@@ -454,7 +455,7 @@ def extract_signals(
             if whole.rule != Rule.UNKNOWN and whole.confidence >= PROSE_MIN_CONFIDENCE:
                 errors.append(ErrorSignal(None, red_body, "/ticket/body", whole, None, True))
 
-    norm = it.normalise(_prose(text))
+    norm = normalise(_prose(text))
     claims = it.find_claims(norm)
     evidence = tuple(
         it.ErrorEvidence(e.interpretation.rule, float(e.interpretation.confidence), attached=not e.in_prose)
