@@ -99,7 +99,9 @@ SIGNATURES: tuple[Signature, ...] = (
     _sig("billing_not_active", _R.PAYMENT_FAILED, 0.94, "openai", status=(429,), code=r"billing_not_active"),
     _sig("billing_not_active type", _R.PAYMENT_FAILED, 0.92, "openai", status=(429,), type=r"billing_not_active"),
     _sig("account not active", _R.PAYMENT_FAILED, 0.9, "openai", msg=r"account is not active, please check your billing"),
-    _sig("exceeded your current quota", _R.CREDITS_EXHAUSTED, 0.88, "openai", msg=r"exceeded your current quota",
+    # OpenAI-compatible providers (Moonshot, …) copy the wording, sometimes without "your".
+    _sig("exceeded your current quota", _R.CREDITS_EXHAUSTED, 0.88, "openai",
+         msg=r"exceeded (?:your )?current quota|exceeded_current_quota",
          unless=r"quota exceeded for metric|RESOURCE_EXHAUSTED|_limit_exceeded"),
     _sig("billing hard limit", _R.HARD_LIMIT, 0.93, "openai", msg=r"billing hard limit has been reached"),
     _sig("account_deactivated", _R.SUSPENDED, 0.95, "openai", status=(401,), code=r"account_deactivated"),
@@ -326,6 +328,11 @@ SIGNATURES: tuple[Signature, ...] = (
          r"reached (your|the|its) (monthly )?(hard |spend(ing)? |usage |budget )(limit|cap)"),
     _sig("words: invoice overdue", _R.INVOICE_OVERDUE, 0.75, loose=True,
          msg=r"invoice\b.{0,60}\boverdue|overdue invoice|unpaid invoice|invoice (is )?past due"),
+    # Some providers enforce a spend cap by suspending the account (Fireworks: "suspended, possibly due to
+    # reaching the monthly spending limit or failure to pay past invoices"): the cap comes first.
+    _sig("words: suspended for a spend limit", _R.HARD_LIMIT, 0.66, loose=True,
+         msg=r"suspended\b.{0,80}\b(spend(ing)?|budget|usage) (limit|cap)", alt=(_R.INVOICE_OVERDUE, _R.SUSPENDED),
+         note="a suspension the provider ties to a spending limit: raise the limit (or pay an overdue invoice)"),
     _sig("words: suspended", _R.SUSPENDED, 0.62, loose=True,
          msg=r"(account|organi[sz]ation|\borg\b|team|project|consumer)\b.{0,40}\b(suspended|deactivated|disabled|"
          r"banned|terminated|restricted)\b"),

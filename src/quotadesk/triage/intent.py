@@ -114,6 +114,13 @@ def _near(a: str, b: str, gap: int = 40) -> str:
 
 
 # Vocabularies shared by several rules, so a new language's word is added once.
+_LIMIT_DID_NOT_HOLD = _near(
+    r"\blimit\w*|\bcap\b|\bbudget",
+    r"\b(?:but|yet|still|anyway) (?:it |they |you |we )?(?:still )?(?:consumed|charged|spent|billed|went over"
+    r"|used more|exceeded)|\b(?:did not|does not|never) (?:stop\w*|hold|kick in)|\bnot (?:being )?enforced"
+    r"|\bovershoo?t\w*|\bconsumed more|\bwent (?:over|past|beyond)",
+    40,
+)
 _COST = (
     r"\b(?:bill|billing|invoice|charges?|charged|costs?|costing|spend|spent|spending|expenses?|price|pricing"
     r"|kosten|custo|gasto|cobr\w*|factura|fatura|facture|rechnung|tagihan|biaya|fattura|consumo)\b"
@@ -272,7 +279,8 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|\brestore (?:the |those |these |my |our )?(?:tokens|credits?|balance)"
         r"|\b(?:get|receive|issue) (?:us |me )?(?:a |some )?(?:credit|reimbursement)\b(?! card)"
         r"|\bcredit (?:our|my|the) account\b"
-        r"|\b(?:want|have|get|need) (?:these|those|them|it|this|that|the charges?) reversed",
+        r"|\b(?:want|have|get|need) (?:these|those|them|it|this|that|the charges?) reversed"
+        r"|\b(?:can|could) (?:someone|somebody|you|anyone) (?:please )?reverse\b|\breverse (?:this|it|that)\b",
     ),
     _p(
         "says_suspended",
@@ -368,7 +376,8 @@ CLAIMS: tuple[Pattern, ...] = (
         r"|invalid_api_key|\bkeys? (?:has |have |is |are )?(?:stopped|not) work|\bkeys? (?:\w+ ){0,4}"
         r"(?:revoked|deleted|invalid|expired|rejected|dead)\b|\brevoked\b|no api key provided"
         r"|(?:clave|chave|cle|schlussel|api key saya)\b.{0,30}(?:invalid|dejo|parou|fonctionne|funktioniert|tidak)"
-        r"|\bkey.{0,30}kaam nahi|authentication[_ ]error|invalid authentication|\bunauthori[sz]ed\b|"
+        r"|\bkey.{0,30}kaam nahi|authentication[_ ]error|invalid authentication|\bunauthori[sz]ed\b"
+        r"|(?:api ?key|密钥|秘钥|key|キー)\s?(?:错误|不对|无效|失效|错了|不正确|が?無効|が?間違)|"
         + _near(_KEY, _KEY_BAD, 30),
         negatable=False,
     ),
@@ -418,7 +427,11 @@ INTENT_RULES: tuple[Pattern, ...] = (
         r"insufficient[_ ](?:credits?|funds|balance)",
         3.0,
     ),
-    _p(QUOTA_WORDS, r"insufficient[_ ]quota|exceeded your current quota|check your plan and billing", 3.0),
+    _p(
+        QUOTA_WORDS,
+        r"insufficient[_ ]quota|exceeded your current quota|exceeded[_ ]current[_ ]quota|check your plan and billing",
+        3.0,
+    ),
     _p(QUOTA_WORDS, r"\bquota exceeded|\bexceeded (?:\w+ ){0,2}quota", 2.0),
     _p(
         "payment_failure",
@@ -439,6 +452,8 @@ INTENT_RULES: tuple[Pattern, ...] = (
     ),
     _p(
         "payment_failure",
+        r"not enough (?:credits?|balance|funds)|\b(?:do|does|did) not have (?:any |enough )?(?:credits?|balance|funds)"
+        r"|\b(?:has|have) (?:no|zero) (?:credits?|balance|funds)|"
         r"credits? balance (?:is )?(?:too low|exhausted)|balance (?:is |shows |hit |at |of )?"
         r"(?:zero|\$?0(?:\.00)?)\b|\bout of (?:credits?|balance|funds|money)|\bno (?:more )?credits?"
         r"|credits? (?:\w+ )?(?:ran out|run out|exhausted|finished|used up|depleted|gone|khatam|habis)|ran out of"
@@ -484,6 +499,19 @@ INTENT_RULES: tuple[Pattern, ...] = (
         r"\b(?:bill|invoice|charges?|spend|costs?|factura|fatura|facture|rechnung|tagihan)\b",
         0.5,
     ),
+    # Money gone fast: the bill is the question.
+    _p(
+        "unexpected_high_bill",
+        r"\$ ?\d[\d,.]*k?\b[^.?!\n]{0,30}\b(?:in|within) (?:just |only |about |under )?(?:\d+|a few|few|one|two"
+        r"|a couple of) (?:seconds?|minutes?|mins?|hours?)\b",
+        3.0,
+        negatable=False,
+    ),
+    # A limit that did not hold: the spend past it is the question, not a refusal.
+    *(
+        _p(target, _LIMIT_DID_NOT_HOLD, weight, negatable=False)
+        for target, weight in (("unexpected_high_bill", 4.0), ("spending_limit", -2.5))
+    ),
     # spending_limit
     _p("spending_limit", r"billing_hard_limit_reached|\bhard[_ ]limit|regain access on", 1.0),
     _p(
@@ -496,6 +524,17 @@ INTENT_RULES: tuple[Pattern, ...] = (
         3.0,
     ),
     _p("spending_limit", _near(_LIMIT, _MONTHLY, 25), 2.0),
+    # A provider that enforces the cap by "suspending" the account: the cap is the cause.
+    _p(
+        "spending_limit",
+        _near(
+            r"\bsuspen\w*|\bblock\w*|\bpaused|\bdisabled",
+            r"\bspend\w* (?:limit|cap)|\bmonthly (?:spend\w* |usage )?(?:limit|cap)|\bbudget (?:limit|cap)",
+            60,
+        ),
+        4.0,
+        negatable=False,
+    ),
     _p(
         "spending_limit",
         r"\bkeys?(?:'s)? (?:\w+ )?limit (?:was |is |has been |got )?(?:reached|exceeded|hit)|\bkey limit exceeded"
@@ -531,6 +570,20 @@ INTENT_RULES: tuple[Pattern, ...] = (
         negatable=False,
     ),
     _p("free_tier", r"\btier\b", 0.5),
+    # A free allowance used up or expired, or free use not offered: the plan is the question.
+    _p(
+        "free_tier",
+        r"\bincluded (?:monthly )?credits|\bmonthly (?:free )?(?:credits? )?allowance|\bsubscribe to (?:pro|a paid)"
+        r"|\b(?:free|trial|sign[- ]?up|signup|grant\w*|promo\w*|bonus) credits? (?:\w+ ){0,3}(?:expired|expire)",
+        3.5,
+        negatable=False,
+    ),
+    _p(
+        "free_tier",
+        r"\bupgrade to (?:pro\b|a paid|paid)|without (?:a )?billing account|location is not supported",
+        2.5,
+        negatable=False,
+    ),
     _p(
         "free_tier",
         r"\btier free\b|\bstuck (?:at|on|in) (?:the )?(?:free|tier)|\bmove up|\bnext tier|\btier upgrade"
