@@ -8,8 +8,13 @@ same thing. Floors are what was measured, minus a small margin:
 
     rules, before this file's rule changes:  dev 77/100, held-out 33/50
     rules, after:                            dev 99/100, held-out 37/50
+    later sessions:                          dev 97/100, held-out 41/50
 
 The held-out file was written before any rule change and is never used to tune the rules.
+``real_reports_fresh.json`` (60 reports from threads in neither file, more providers) was
+collected later and measured before any rule was changed for it: 45/60. Rules were then
+written for the general patterns its misses showed (54/60 after), so it is a tuned set now
+too; its floor keeps those patterns from regressing.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from quotadesk.triage import bundle as bundle_mod
 from quotadesk.triage.engine import triage_bundle
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-FILES = {"dev": "real_reports.json", "heldout": "real_reports_heldout.json"}
-FLOORS = {"dev": 0.95, "heldout": 0.70}
+FILES = {"dev": "real_reports.json", "heldout": "real_reports_heldout.json", "fresh": "real_reports_fresh.json"}
+FLOORS = {"dev": 0.95, "heldout": 0.70, "fresh": 0.85}
+SIZES = {"dev": 100, "heldout": 50, "fresh": 60}
 LABEL_TO_INCIDENT = {  # the scorer's mapping
     "incident_1_payment_or_credit_exhaustion": "payment_failure",
     "incident_2_unexpected_high_bill": "unexpected_high_bill",
@@ -74,7 +80,7 @@ def _incident(r: dict[str, Any]) -> str:
 @pytest.mark.parametrize("which", sorted(FILES))
 def test_reports_are_well_formed(which: str) -> None:
     rows = _reports(which)
-    assert len(rows) >= {"dev": 100, "heldout": 50}[which]
+    assert len(rows) >= SIZES[which]
     assert len({r["id"] for r in rows}) == len(rows)
     for r in rows:
         assert set(r) == FIELDS, r["id"]
@@ -92,10 +98,13 @@ def test_reports_are_well_formed(which: str) -> None:
     assert max(counts.values()) <= 0.35 * len(rows)
 
 
-def test_dev_and_heldout_are_disjoint() -> None:
-    dev, held = _reports("dev"), _reports("heldout")
-    assert not {r["source"] for r in dev} & {r["source"] for r in held}
-    assert not {r["id"] for r in dev} & {r["id"] for r in held}
+def test_the_sets_are_disjoint() -> None:
+    sets = {which: _reports(which) for which in FILES}
+    for a in sets:
+        for b in sets:
+            if a < b:
+                assert not {r["source"] for r in sets[a]} & {r["source"] for r in sets[b]}, (a, b)
+                assert not {r["id"] for r in sets[a]} & {r["id"] for r in sets[b]}, (a, b)
 
 
 @pytest.mark.parametrize("which", sorted(FILES))
