@@ -46,3 +46,21 @@ def sub_app(name: str, help: str) -> typer.Typer:
     return typer.Typer(
         name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
     )
+
+
+def progress_bar(*, enabled: bool) -> Any:
+    """A rich progress bar (description, bar, done/total, elapsed) on stderr, drawn only on a
+    terminal: stdout stays clean for ``--json`` and for pipes."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not enabled or not console.is_terminal,
+    )

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from quotadesk.cli_common import JsonOption, guard, print_json
-from quotadesk.cli_usage import EngineOption, UsageDirOption, parse_time, usage_app
+from quotadesk.cli_common import JsonOption, guard, print_json, progress_bar
+from quotadesk.cli_usage import EngineOption, MinImpactOption, UsageDirOption, parse_time, usage_app
 
 if TYPE_CHECKING:
     from quotadesk.usage.scan import OrgScan
@@ -35,10 +35,7 @@ def scan_command(
         int | None,
         typer.Option("--jobs", help="Worker processes (default: one per core)."),
     ] = None,
-    min_impact: Annotated[
-        str | None,
-        typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
-    ] = None,
+    min_impact: MinImpactOption = None,
     usage_dir: UsageDirOption = None,
     engine: EngineOption = None,
     json_out: JsonOption = False,
@@ -99,19 +96,7 @@ class ScanProgress:
     """A bar of orgs scanned on stderr (only on a terminal, never with --json)."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = Console(stderr=True)
-        self._bar = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=not enabled or not console.is_terminal,
-        )
+        self._bar = progress_bar(enabled=enabled)
         self._total = total
 
     def __enter__(self) -> Any:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli_common import JsonOption, guard, print_json, sub_app
+from quotadesk.cli_common import JsonOption, guard, print_json, progress_bar, sub_app
 from quotadesk.errors import InputError, QuotadeskError
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ EngineOption = Annotated[
         help="Engine that reads the stored log: duckdb, spark or a Spark master URL "
         "(default: setting 'usage_engine', env QUOTADESK_USAGE_ENGINE).",
     ),
+]
+MinImpactOption = Annotated[
+    str | None,
+    typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
 ]
 PricesOption = Annotated[
     Path | None,
@@ -71,21 +75,9 @@ def _prices(path: Path | None) -> PriceTable | None:
 
 def _read(fmt: str, files: list[Path], prices: PriceTable | None, *, show_progress: bool) -> ImportBatch:
     """Read every file (all of them, before anything is written), with a progress bar on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from quotadesk.usage.importers import read_files
 
-    console = Console(stderr=True)
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not show_progress or not console.is_terminal,
-    )
+    progress = progress_bar(enabled=show_progress)
     with progress:
         task = progress.add_task(f"reading {fmt}: {files[0].name}", total=len(files))
         rows = progress.add_task("rows read", total=None)
@@ -242,10 +234,7 @@ def explain_command(
             "--db", help="Books database URL: read the org's API keys and invoices from it (with --org)."
         ),
     ] = None,
-    min_impact: Annotated[
-        str | None,
-        typer.Option("--min-impact", help="Smallest finding worth reporting, in dollars (default 0.50)."),
-    ] = None,
+    min_impact: MinImpactOption = None,
     engine: EngineOption = None,
     json_out: JsonOption = False,
 ) -> None:

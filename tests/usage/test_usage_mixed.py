@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from usage_scenarios import AS_OF, END, KEYS, _log, at
-from usage_synth import START, Traffic, business
+from usage_synth import START, Log, Traffic, business
 
 from quotadesk.usage.detectors import analyse
 from quotadesk.usage.findings import RootCause
@@ -62,14 +62,21 @@ def test_a_new_key_on_a_pricier_model_is_not_a_swap(bucketed: bool) -> None:
     assert RootCause.MODEL_SWAP.value not in _causes(report)
 
 
-@BUCKETED
-def test_a_dev_key_put_to_work_is_a_routine_not_a_loop(bucketed: bool) -> None:
-    log = _log(f"routine-{bucketed}", bucketed)
+def _routine(name: str, bucketed: bool) -> tuple[Log, float]:
+    """Office traffic on the production key; the dev key trickles, then from 26 October carries
+    twice the production rate in office hours."""
+    log = _log(f"{name}-{bucketed}", bucketed)
     base = 40.0 if bucketed else 10.0
     log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
     log.traffic(Traffic(key="key_dev", rate=1, shape=business, ip="198.51.100.7"), START, END)
     dev = Traffic(key="key_dev", model="gpt-4o", rate=base * 2, shape=business, ip="198.51.100.7")
     log.traffic(dev, at("2026-10-26"), END)
+    return log, base
+
+
+@BUCKETED
+def test_a_dev_key_put_to_work_is_a_routine_not_a_loop(bucketed: bool) -> None:
+    log, _ = _routine("routine", bucketed)
     report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
     causes = _causes(report)
     assert RootCause.RUNAWAY_LOOP.value not in causes and RootCause.CODE_BUG.value not in causes, causes
@@ -80,12 +87,7 @@ def test_a_dev_key_put_to_work_is_a_routine_not_a_loop(bucketed: bool) -> None:
 
 @BUCKETED
 def test_a_real_loop_beside_a_new_routine_is_still_a_loop(bucketed: bool) -> None:
-    log = _log(f"routine-loop-{bucketed}", bucketed)
-    base = 40.0 if bucketed else 10.0
-    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
-    log.traffic(Traffic(key="key_dev", rate=1, shape=business, ip="198.51.100.7"), START, END)
-    dev = Traffic(key="key_dev", model="gpt-4o", rate=base * 2, shape=business, ip="198.51.100.7")
-    log.traffic(dev, at("2026-10-26"), END)
+    log, base = _routine("routine-loop", bucketed)
     log.loop(at("2026-10-28T02:00"), 4, int(base * 40), key="key_worker", model="gpt-4o", ip="203.0.113.10")
     report = analyse(load_usage(log.rows, None), as_of=AS_OF, keys=KEYS)
     loops = report.select([RootCause.RUNAWAY_LOOP])
