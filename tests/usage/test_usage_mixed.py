@@ -149,3 +149,21 @@ def test_a_loop_on_a_new_key_is_measured_against_the_account_s_usual_rate(bucket
     top = report.top([RootCause.RUNAWAY_LOOP])
     assert top is not None, _causes(report)
     assert float(top.figures["usual_requests_per_hour"]) < base * 3, top.figures
+
+
+@BUCKETED
+def test_a_dev_key_that_starts_on_the_first_is_read_early_in_the_month(bucketed: bool) -> None:
+    """Five days into October the bill in question would be September's; the dev key's new
+    traffic began on 1 October, so October to date (against 1–5 September) is the period."""
+    log = _log(f"first-of-month-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, at("2026-10-06"))
+    log.traffic(Traffic(key="key_dev", rate=1, shape=business, ip="198.51.100.7"), START, at("2026-10-06"))
+    dev = Traffic(key="key_dev", model="gpt-4o", rate=base * 2, shape=business, ip="198.51.100.7")
+    log.traffic(dev, at("2026-10-01"), at("2026-10-06"))
+    report = analyse(load_usage(log.rows, None), as_of=at("2026-10-06T02:00"), keys=KEYS)
+    top = report.top([RootCause.DEV_KEY_IN_PRODUCTION])
+    assert top is not None, _causes(report)
+    assert top.figures["date"] == "2026-10-01"
+    assert report.current is not None and report.current.period.label == "2026-10"
+    assert "%" in top.summary or "more than all" in top.summary

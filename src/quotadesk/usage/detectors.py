@@ -203,9 +203,24 @@ def analyse(
     findings, errors = _detect(ctx)
     top = next((f for f in findings if f.root_cause in ANOMALIES), None)
     month_of_as_of = Period.month_of(as_of)
-    if top is not None and current != month_of_as_of and month_of_as_of.contains(top.window.start):
-        current, previous = month_of_as_of, month_of_as_of.previous_month()
-        ctx = replace(ctx, current=current, previous=previous, against=_against(current, previous, as_of))
+    if current != month_of_as_of and (top is None or month_of_as_of.contains(top.window.start)):
+        # Early in a month the bill in question is last month's, unless the trouble began
+        # this month: then this month to date (against as many days of the last) is the
+        # period. A cause read by comparing periods (a dev key's new traffic) only shows in
+        # that comparison, so with nothing found in last month it is run as well.
+        month_ctx = replace(
+            ctx,
+            current=month_of_as_of,
+            previous=month_of_as_of.previous_month(),
+            against=_against(month_of_as_of, month_of_as_of.previous_month(), as_of),
+        )
+        if top is None:
+            month_findings, month_errors = _detect(month_ctx)
+            month_top = next((f for f in month_findings if f.root_cause in ANOMALIES), None)
+            if month_top is not None and month_of_as_of.contains(month_top.window.start):
+                ctx, findings, errors = month_ctx, month_findings, month_errors
+        else:
+            ctx = month_ctx
     return _report(ctx, findings, errors)
 
 

@@ -555,7 +555,8 @@ def dev_key(ctx: Context, cmp: Comparison | None) -> list[Finding]:
                 started = i
                 break
         start = at_day(p.day0 + started)
-        share = pct(extra, account_extra)
+        # more than the whole increase when other keys spent less: say so, not "115%"
+        share = pct(extra, account_extra) if extra <= account_extra else "more than all"
         env = info.environment + (" (guessed from its name)" if info.environment_guessed else "")
         facts = (
             Evidence(f"Key {info.id} ({info.name or 'unnamed'}) is a {env} key.", ctx.key_source(info.id)),
