@@ -58,7 +58,7 @@ def scan_command(
         if workers < 1:
             raise InputError("must be at least 1", "--jobs")
         log = UsageLog.open(usage_dir)
-        names = list(orgs or []) or log.orgs()
+        names = list(dict.fromkeys(orgs or [])) or log.orgs()
         if not names:
             raise InputError(f"no organizations in the usage log at {log.root}", "--usage-dir")
         started = time.perf_counter()

@@ -143,6 +143,13 @@ def test_cli_text_view_folds_twin_findings(log_dir: Path) -> None:
     assert "(also read as code_bug)" in text  # the retry storm's refund reading, not a second line
 
 
+def test_an_org_named_twice_is_scanned_once(log_dir: Path) -> None:
+    result = invoke("scan", "--usage-dir", log_dir, "--org", "calm", "--org", "calm", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["orgs"] == 1 and [p["org"] for p in out["per_org"]] == ["calm"]
+
+
 def test_min_impact_hides_small_findings(log_dir: Path) -> None:
     result = invoke("scan", "--usage-dir", log_dir, "--as-of", "2026-10-31T23:59:59Z", "--min-impact", "1000000", "--json")
     assert result.exit_code == 0, result.output

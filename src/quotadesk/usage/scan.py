@@ -84,7 +84,7 @@ def scan(
     if jobs < 1:
         raise InputError("must be at least 1", "jobs")
     log = UsageLog(root)
-    names = list(orgs) if orgs else log.orgs()
+    names = list(dict.fromkeys(orgs)) if orgs else log.orgs()  # an org named twice is scanned once
     for org in names:
         check_org(org)
         if not log.months(org):
