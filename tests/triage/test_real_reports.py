@@ -151,6 +151,13 @@ def test_incident_accuracy_floor(which: str, monkeypatch: pytest.MonkeyPatch) ->
             "payment_failure",
         ),
         ("Key limit exceeded (monthly limit). Manage it in settings", 403, None, "spending_limit"),
+        # the quota error after the free credits ran out: the free grant, not a paid balance
+        (
+            "My initial free credits are gone and now every call says: You exceeded your current quota",
+            None,
+            None,
+            "free_tier",
+        ),
         ("we got a huge bill, charged $400 overnight", None, None, "unexpected_high_bill"),
         ("rate limited to 10/min on the trial key, after 4 requests it stops", None, None, "rate_limit"),
         ("The server is busy. Please try again later.", None, None, "provider_outage"),

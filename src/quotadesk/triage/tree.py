@@ -731,7 +731,7 @@ def _ticket_only(case: Case, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
         if by_rule is not None and not money and vague:
             incident = by_rule
         # Credits running out on an account that has never paid is the free grant running out.
-        trial_words = {"new_account", "mentions_trial"} & t.claims
+        trial_words = {"new_account", "mentions_trial", "mentions_free_credits"} & t.claims
         if err.rule == Rule.CREDITS_EXHAUSTED and trial_words and incident == "payment_failure":
             dx.step("A credit cut-off on a new or trial account: the free grant ran out.")
             incident = "free_tier"
