@@ -303,15 +303,23 @@ class UsageLog:
     def count(self, org: str, dataset: str = "usage") -> int:
         return sum(pq.ParquetFile(p).metadata.num_rows for p in self.files(org, dataset=dataset))
 
-    def table(self, con: Any, org: str, *, start: datetime | None = None, end: datetime | None = None) -> Any:
+    def table(
+        self,
+        con: Any,
+        org: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        paths: list[Path] | None = None,
+    ) -> Any:
         """The org's usage as an Ibis table on ``con`` (any backend with ``read_parquet``), or None.
 
-        The files are listed (pruned by month) and read by the backend itself, so the same
-        call serves DuckDB and Spark.
+        The files are listed (pruned by month; ``paths`` when the caller listed them already)
+        and read by the backend itself, so the same call serves DuckDB and Spark.
         """
         from quotadesk.usage import engine
 
-        paths = self.files(org, start=start, end=end)
+        paths = self.files(org, start=start, end=end) if paths is None else paths
         if not paths:
             return None
         source: Any = [str(p) for p in paths]
@@ -352,9 +360,10 @@ class UsageLog:
         from quotadesk.usage import engine
 
         con = engine.connect() if con is None else con
-        t = self.table(con, org, start=start, end=end)
+        paths = self.files(org, start=start, end=end)
+        t = self.table(con, org, start=start, end=end, paths=paths)
         if t is not None and engine.is_duckdb(con):
-            if len(self.files(org, start=start, end=end)) > COPY_ABOVE_FILES:
+            if len(paths) > COPY_ABOVE_FILES:
                 t = engine.materialize(con, t, "log")
         elif t is not None and cache:
             with contextlib.suppress(NotImplementedError, AttributeError):
