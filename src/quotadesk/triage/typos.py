@@ -64,17 +64,127 @@ def normalise(text: str) -> str:
 
 
 VOCABULARY = frozenset(
-    ["refund", "refunds", "refunded", "reimburse", "reimbursed", "reimbursement", "charged", "charges", "charge", "billing", "invoice", "invoices", "invoiced", "payment", "payments", "declined", "expired", "expire", "exceeded", "insufficient", "credits", "credit", "balance", "quota", "account", "accounts", "suspended", "suspension", "deactivated", "disabled", "banned", "blocked", "locked", "restricted", "flagged", "subscription", "outage", "incident", "retries", "retrying", "retried", "compromised", "leaked", "stolen", "unauthorized", "unauthorised", "revoked", "invalid", "expensive", "spending", "budget", "limits", "limit", "trial", "upgrade", "upgraded", "recharge", "reload", "topped", "prepaid", "postpaid", "overdue", "unpaid", "outstanding", "organization", "organisation", "working", "stopped", "failing", "failed", "error", "errors", "requests", "request", "tokens", "usage", "higher", "suddenly", "receipt", "dispute", "chargeback", "fraud", "verification", "verify", "reinstate", "restore"]
+    [
+        "refund",
+        "refunds",
+        "refunded",
+        "reimburse",
+        "reimbursed",
+        "reimbursement",
+        "charged",
+        "charges",
+        "charge",
+        "billing",
+        "invoice",
+        "invoices",
+        "invoiced",
+        "payment",
+        "payments",
+        "declined",
+        "expired",
+        "expire",
+        "exceeded",
+        "insufficient",
+        "credits",
+        "credit",
+        "balance",
+        "quota",
+        "account",
+        "accounts",
+        "suspended",
+        "suspension",
+        "deactivated",
+        "disabled",
+        "banned",
+        "blocked",
+        "locked",
+        "restricted",
+        "flagged",
+        "subscription",
+        "outage",
+        "incident",
+        "retries",
+        "retrying",
+        "retried",
+        "compromised",
+        "leaked",
+        "stolen",
+        "unauthorized",
+        "unauthorised",
+        "revoked",
+        "invalid",
+        "expensive",
+        "spending",
+        "budget",
+        "limits",
+        "limit",
+        "trial",
+        "upgrade",
+        "upgraded",
+        "recharge",
+        "reload",
+        "topped",
+        "prepaid",
+        "postpaid",
+        "overdue",
+        "unpaid",
+        "outstanding",
+        "organization",
+        "organisation",
+        "working",
+        "stopped",
+        "failing",
+        "failed",
+        "error",
+        "errors",
+        "requests",
+        "request",
+        "tokens",
+        "usage",
+        "higher",
+        "suddenly",
+        "receipt",
+        "dispute",
+        "chargeback",
+        "fraud",
+        "verification",
+        "verify",
+        "reinstate",
+        "restore",
+    ]
 )
 """Words the intent rules key on (all forms the rules match), the targets of ``repair``."""
 
 
+REAL_WORDS = frozenset(
+    [
+        "filed",
+        "filing",
+        "sending",
+        "retied",
+        "reties",
+        "retired",
+        "retires",
+        "retying",
+        "trail",
+        "trails",
+        "sopped",
+        "tokes",
+        "toped",
+        "chares",
+    ]
+)
+"""English words one slip from the vocabulary ("filed" is "failed" less an "a"): never repaired.
+A missing first or last letter is not a slip either ("pending"/"spending", "charge"/"charged"),
+which keeps most real words out; these are the rest found by reading every candidate."""
+
+
 def _slips(word: str) -> set[str]:
-    """Every string one slip away: two adjacent letters swapped, or one letter missing."""
+    """Every string one slip away: two adjacent letters swapped, or one inner letter missing."""
     out = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
     if len(word) >= 6:  # "refud" would be too close to too much
-        out |= {word[:i] + word[i + 1 :] for i in range(len(word))}
-    return out - {word}
+        out |= {word[:i] + word[i + 1 :] for i in range(1, len(word) - 1)}
+    return out - {word} - REAL_WORDS
 
 
 def _slip_map() -> dict[str, str]:
@@ -82,7 +192,9 @@ def _slip_map() -> dict[str, str]:
     for word in VOCABULARY:
         for slip in _slips(word):
             found.setdefault(slip, set()).add(word)
-    return {slip: next(iter(words)) for slip, words in found.items() if len(words) == 1 and slip not in VOCABULARY}
+    return {
+        slip: next(iter(words)) for slip, words in found.items() if len(words) == 1 and slip not in VOCABULARY
+    }
 
 
 _SLIPS = _slip_map()
@@ -95,8 +207,11 @@ def _repair_word(match: re.Match[str]) -> str:
         return word
     if word in _SLIPS:
         return _SLIPS[word]
-    # one letter too many, inside the word: a last "s" or "d" is a plural or a past tense
-    extra = {word[:i] + word[i + 1 :] for i in range(len(word) - 1)} & VOCABULARY
+    # one letter too many, inside the word: a first one makes other words ("preload"), a last
+    # "s" or "d" a plural or a past tense
+    extra = {word[:i] + word[i + 1 :] for i in range(1, len(word) - 1)} & VOCABULARY
+    if word in REAL_WORDS:
+        return word
     return next(iter(extra)) if len(extra) == 1 and len(word) >= 7 else word
 
 
