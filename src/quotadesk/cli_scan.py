@@ -48,7 +48,7 @@ def scan_command(
         from quotadesk.money import nanos
         from quotadesk.usage.detectors import DEFAULT_MIN_IMPACT_NANOS
         from quotadesk.usage.log import UsageLog
-        from quotadesk.usage.scan import default_jobs, scan
+        from quotadesk.usage.scan import default_jobs, scan, targets
 
         when = parse_time(as_of) if as_of else datetime.now(UTC)
         floor = DEFAULT_MIN_IMPACT_NANOS
@@ -58,7 +58,10 @@ def scan_command(
         if workers < 1:
             raise InputError("must be at least 1", "--jobs")
         log = UsageLog.open(usage_dir)
-        names = list(dict.fromkeys(orgs or [])) or log.orgs()
+        try:
+            names = targets(log, orgs)
+        except InputError as exc:
+            raise InputError(str(exc).removeprefix("org: "), "--org") from exc
         if not names:
             raise InputError(f"no organizations in the usage log at {log.root}", "--usage-dir")
         started = time.perf_counter()

@@ -213,3 +213,52 @@ def test_the_engine_setting_is_checked(log_dir: Path, command: list[str]) -> Non
     )
     assert result.exit_code == 2, result.output
     assert "usage_engine: unknown engine 'postgres://x'" in result.stderr and result.stdout == ""
+
+
+def test_an_org_with_only_reported_costs_is_left_out(log_dir: Path, tmp_path: Path) -> None:
+    root = tmp_path / "log"
+    shutil.copytree(log_dir, root)
+    _import(root, "openai-costs", "costonly", FIX / "openai_costs_grouped.json")
+    result = invoke("scan", "--usage-dir", root, "--as-of", "2026-10-31T23:59:59Z", "--jobs", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert [p["org"] for p in json.loads(result.stdout)["per_org"]] == ["acme", "billed", "calm"]
+    named = invoke("scan", "--usage-dir", root, "--org", "costonly")
+    assert named.exit_code == 2 and "--org: no usage for org 'costonly'" in named.stderr
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_file_of_another_shape_fails_its_org_only(log_dir: Path, tmp_path: Path, jobs: str) -> None:
+    """A part file without the ``ip`` column (written by some other tool): that org's error."""
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "log"
+    shutil.copytree(log_dir, root)
+    victim = sorted((root / "org=calm").glob("month=*/part-*.parquet"))[0]
+    pq.write_table(pq.read_table(victim).drop_columns(["ip"]), victim)
+    result = invoke("scan", "--usage-dir", root, "--as-of", "2026-10-31T23:59:59Z", "--jobs", jobs, "--json")
+    assert result.exit_code == 1, result.output
+    out = json.loads(result.stdout)
+    assert [e["org"] for e in out["errors"]] == ["calm"]
+    assert {f["org"] for f in out["findings"]} == {"acme"}
+
+
+def test_a_shared_engine_keeps_no_org_behind(log_dir: Path, tmp_path: Path) -> None:
+    """Scan workers reuse one DuckDB: an org copied into it (many part files) is dropped after."""
+    from quotadesk.usage import engine
+    from quotadesk.usage import log as log_module
+    from quotadesk.usage.scan import scan_org
+
+    root = tmp_path / "log"
+    table = UsageLog(log_dir).read_arrow("calm")
+    many = UsageLog(root)
+    step = table.num_rows // (log_module.COPY_ABOVE_FILES + 10) + 1
+    for lo in range(0, table.num_rows, step):
+        many.append("calm", table.slice(lo, step))
+    assert len(many.files("calm")) > log_module.COPY_ABOVE_FILES
+    con = engine.connect()
+    result = scan_org(str(root), "calm", OCTOBER_END, 500_000_000, con=con)
+    assert result.error is None and result.rows == table.num_rows
+    leftovers = con.con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, 'qd_')"
+    ).fetchone()
+    assert leftovers == (0,)

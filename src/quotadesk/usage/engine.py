@@ -236,6 +236,18 @@ def materialize(con: Any, expr: Any, prefix: str) -> Any:
     return con.table(name)
 
 
+def drop_scratch(con: Any) -> None:
+    """Drop the tables and views this module named (``fresh_name``) on a DuckDB kept open for
+    many logs (a scan worker), so one log's copy does not stay in memory for the next."""
+    raw = _duckdb(con)
+    if raw is None:
+        return
+    for kind in ("table", "view"):
+        query = f"SELECT {kind}_name FROM duckdb_{kind}s() WHERE starts_with({kind}_name, 'qd_')"
+        for (name,) in raw.execute(query).fetchall():
+            raw.execute(f'DROP {kind} IF EXISTS "{name}"')
+
+
 _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT"}
 
 

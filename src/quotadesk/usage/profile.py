@@ -226,8 +226,10 @@ def _numbers(table: Any, name: str) -> Any:
 def _codes(table: Any, name: str) -> tuple[list[str], Any]:
     """A text column as (distinct values, the index of each row's value among them)."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    encoded = table.column(name).combine_chunks().dictionary_encode()
+    # A null (a foreign file's missing model) is a value of its own, "", not a code of -2**63.
+    encoded = pc.fill_null(table.column(name), "").combine_chunks().dictionary_encode()
     names = [str(v) for v in encoded.dictionary.to_pylist()]
     return names, encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 

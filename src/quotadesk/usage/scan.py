@@ -27,13 +27,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from quotadesk.errors import InputError, QuotadeskError
+from quotadesk.errors import InputError
 from quotadesk.usage.detectors import ANOMALIES, DEFAULT_MIN_IMPACT_NANOS, analyse
 from quotadesk.usage.findings import Finding, RootCause, rank_key
 from quotadesk.usage.periods import Period
@@ -77,18 +78,14 @@ def scan(
     (the cluster parallelizes each query; processes would each start a JVM).
     """
     from quotadesk.usage import engine as engines
-    from quotadesk.usage.log import UsageLog, check_org
+    from quotadesk.usage.log import UsageLog
 
     if as_of.tzinfo is None:
         raise InputError("as_of must carry a UTC offset", "as_of")
     if jobs < 1:
         raise InputError("must be at least 1", "jobs")
     log = UsageLog(root)
-    names = list(dict.fromkeys(orgs)) if orgs else log.orgs()  # an org named twice is scanned once
-    for org in names:
-        check_org(org)
-        if not log.months(org):
-            raise InputError(f"no usage for org {org!r} in {log.root}", "org")
+    names = targets(log, orgs)
     order = sorted(names, key=lambda o: -sum(p.stat().st_size for p in log.files(o)))
     results: dict[str, OrgScan] = {}
 
@@ -110,10 +107,33 @@ def scan(
             initializer=_start_worker,
             initargs=(threads,),
         ) as pool:
-            futures = [pool.submit(_scan_in_worker, str(log.root), org, as_of, min_impact_nanos) for org in order]
+            futures = {
+                pool.submit(_scan_in_worker, str(log.root), org, as_of, min_impact_nanos): org for org in order
+            }
             for future in as_completed(futures):
-                keep(future.result())
+                try:
+                    keep(future.result())
+                except BrokenProcessPool as exc:  # a worker died (killed, out of memory): say so per org
+                    keep(OrgScan(futures[future], 0, 0, error=f"the worker process died: {exc}"))
     return [results[o] for o in sorted(results)]
+
+
+def targets(log: Any, orgs: Sequence[str] | None) -> list[str]:
+    """The orgs to scan: those named (each once, each must have usage), or every org with usage.
+
+    An org with only reported costs (no usage rows) has nothing to analyse: left out of a
+    scan of everything, refused when named.
+    """
+    from quotadesk.usage.log import check_org
+
+    if not orgs:
+        return [org for org in log.orgs() if log.months(org)]
+    names = list(dict.fromkeys(orgs))  # an org named twice is scanned once
+    for org in names:
+        check_org(org)
+        if not log.months(org):
+            raise InputError(f"no usage for org {org!r} in {log.root}", "org")
+    return names
 
 
 _WORKER: dict[str, Any] = {}
@@ -140,13 +160,11 @@ def scan_org(root: str, org: str, as_of: datetime, min_impact_nanos: int, con: A
     from quotadesk.usage import engine
     from quotadesk.usage.log import UsageLog
     from quotadesk.usage.reconcile import as_invoices, reconcile
-    from quotadesk.usage.records import duckdb_error
 
     as_of = as_of.astimezone(UTC)
     log = UsageLog(root)
     own = con is None
     con = engine.connect() if own else con
-    unreadable: tuple[type[BaseException], ...] = (QuotadeskError, duckdb_error(), OSError, *_engine_errors(con))
     try:
         data = log.load(org, end=as_of + timedelta(microseconds=1), con=con)
         since = Period.month_of(as_of).previous_month().start
@@ -154,12 +172,21 @@ def scan_org(root: str, org: str, as_of: datetime, min_impact_nanos: int, con: A
         report = analyse(
             data, as_of=as_of, keys=log.keys(org, con), invoices=invoices, min_impact_nanos=min_impact_nanos
         )
-    except unreadable as exc:
+    except Exception as exc:  # one org's files (or a detector's bug) must not stop the others
         return OrgScan(org, 0, 0, error=f"{type(exc).__name__}: {engine.short(exc)}")
     finally:
         if own:
             con.disconnect()
+        else:
+            engine.drop_scratch(con)  # a shared engine must not keep this org's copy
     return OrgScan(org, data.rows, data.total_nanos, report.findings, report.detector_errors)
+
+
+ALERTS = ANOMALIES | {RootCause.BILLING_DISCREPANCY}
+"""Causes a scan lists first: the usage changed or the bill disagrees with it. The others
+(traffic growth, a premium model chosen long ago, usage after the customer stopped, the
+refund reading of a retry burst) matter when a ticket asks, not as an alert: a premium
+model in steady use would otherwise top every scan with its whole month's spend."""
 
 
 ALERTS = ANOMALIES | {RootCause.BILLING_DISCREPANCY}
