@@ -167,3 +167,30 @@ def test_a_dev_key_that_starts_on_the_first_is_read_early_in_the_month(bucketed:
     assert top.figures["date"] == "2026-10-01"
     assert report.current is not None and report.current.period.label == "2026-10"
     assert "%" in top.summary or "more than all" in top.summary
+
+
+@BUCKETED
+def test_loops_weeks_apart_on_one_key_are_each_a_loop(bucketed: bool) -> None:
+    """Three loops on the same key on three days, a week or more apart: not a routine."""
+    log = _log(f"three-loops-{bucketed}", bucketed)
+    base = 40.0 if bucketed else 10.0
+    log.traffic(Traffic(key="key_prod", rate=base, shape=business), START, END)
+    for when in ("2026-10-04T02:00", "2026-10-12T13:00", "2026-10-25T02:00"):
+        log.loop(at(when), 4, int(base * 40), key="key_prod", model="gpt-4o", ip="203.0.113.10")
+    report = analyse(load_usage(log.rows, None), as_of=AS_OF)
+    loops = report.select([RootCause.RUNAWAY_LOOP])
+    assert sorted(f.figures["date"] for f in loops) == ["2026-10-04", "2026-10-12", "2026-10-25"], _causes(report)
+
+
+@pytest.mark.parametrize("day", [1, 2, 3, 4])
+def test_an_unchanged_dev_key_is_not_news_early_in_a_month(day: int) -> None:
+    """A dev key in steady office-hours use since September: on 1–4 December the month to
+    date (weekdays only) against 1–4 November (a weekend in it) must not read as new traffic."""
+    from usage_synth import always
+
+    log = _log(f"steady-dev-{day}", False)
+    log.traffic(Traffic(key="key_prod", model="gpt-4o-mini", rate=4.0, shape=always), START, at("2026-12-05"))
+    dev = Traffic(key="key_dev", model="gpt-4o", rate=3.0, shape=business, ip="198.51.100.7", tokens_in=10_000)
+    log.traffic(dev, START, at("2026-12-05"))
+    report = analyse(load_usage(log.rows, None), as_of=at(f"2026-12-0{day}T23:00"), keys=KEYS)
+    assert RootCause.DEV_KEY_IN_PRODUCTION.value not in _causes(report), _causes(report)

@@ -514,6 +514,12 @@ def dev_key(ctx: Context, cmp: Comparison | None) -> list[Finding]:
         jumped = req_now * cmp.days_before >= 3 * req_before * cmp.days_now
         if extra < 0.3 * account_extra and not (jumped and extra >= 0.05 * account_extra):
             continue
+        # A change on the key, not in the calendar: a few days into a month the stretch compared
+        # with may hold a weekend fewer, so its rate must also beat the key's usual of the four
+        # weeks before (all weekdays in them).
+        usual_days = d.requests[max(0, c0 - LOOKBACK_DAYS) : c0]
+        if len(usual_days) and req_now * len(usual_days) < 2 * int(usual_days.sum()) * (c1 - c0):
+            continue
         hourly = p.by_key[info.id].requests[c0 * 24 : c1 * 24].astype(np.float64)
         total = float(hourly.sum())
         if not total:

@@ -186,24 +186,48 @@ def find_bursts(ctx: Context) -> list[Burst]:
 
 
 def _drop_schedules(bursts: list[Burst]) -> list[Burst]:
-    """Bursts of one key on 3+ days, each within a day, are a schedule or a new daily
-    routine (a cron or CI job, a key put to work in office hours), not a loop.
+    """Bursts that recur are a schedule or a new routine, not a loop; retries never are.
 
-    The same-hour baseline only learns a new daily pattern after a week, so its first days
-    would otherwise each look like a burst; a key that starts carrying traffic every
-    working day shows up as hot hours scattered over those days (whichever hours crossed
-    the threshold), so the grouping is by key and day, not by start hour. That change of
-    level is read by the shift detectors (dev key in production, traffic growth). Retries
-    are never a routine: a storm that comes back every morning is still a storm.
+    Two shapes, per key (the key sending most of each burst):
+
+    - the same start hour on 3+ days, each burst at most 6 hours: a cron or CI job. The
+      same-hour baseline only learns a new daily job after a week, so its first runs would
+      otherwise each look like a burst;
+    - bursts on 3+ days in a row (gaps of at most 3 days, for weekends), each within a day:
+      a key put to work in office hours. Its hot hours are whichever crossed the threshold,
+      so their start hours scatter; the change of level is for the shift detectors (dev key
+      in production, traffic growth). Loops days or weeks apart stay loops.
+
+    A storm that comes back every morning is still a storm: retries are never a routine.
     """
-    groups: dict[str, list[Burst]] = {}
-    for b in bursts:
-        if b.end - b.start <= 16 and b.keys and not is_retry(b):
-            groups.setdefault(b.keys[0][0], []).append(b)
-    scheduled = {
-        id(b) for group in groups.values() if len({g.start // 24 for g in group}) >= 3 for b in group
-    }
+    candidates = [b for b in bursts if b.keys and not is_retry(b)]
+    scheduled: set[int] = set()
+    by_hour: dict[tuple[str, int], list[Burst]] = {}
+    by_key: dict[str, list[Burst]] = {}
+    for b in candidates:
+        if b.end - b.start <= 6:
+            by_hour.setdefault((b.keys[0][0], b.start % 24), []).append(b)
+        if b.end - b.start <= 16:
+            by_key.setdefault(b.keys[0][0], []).append(b)
+    for group in by_hour.values():
+        if len({g.start // 24 for g in group}) >= 3:
+            scheduled |= {id(g) for g in group}
+    for group in by_key.values():
+        for run in _runs_of_days(group, max_gap=3):
+            if len({g.start // 24 for g in run}) >= 3:
+                scheduled |= {id(g) for g in run}
     return [b for b in bursts if id(b) not in scheduled]
+
+
+def _runs_of_days(group: list[Burst], max_gap: int) -> list[list[Burst]]:
+    """The bursts split where more than ``max_gap`` days pass between one and the next."""
+    runs: list[list[Burst]] = []
+    for b in sorted(group, key=lambda x: x.start):
+        if runs and b.start // 24 - runs[-1][-1].start // 24 <= max_gap:
+            runs[-1].append(b)
+        else:
+            runs.append([b])
+    return runs
 
 
 def is_retry(burst: Burst) -> bool:
