@@ -324,3 +324,20 @@ def test_many_small_files_read_the_same_as_one(tmp_path: Path) -> None:
     assert ra.findings, "the synthetic log has findings"
     # the same report, but for the folder each quotes as its source
     assert repr(ra).replace(str(tmp_path / "one"), "LOG") == repr(rb).replace(str(tmp_path / "many"), "LOG")
+
+
+@pytest.mark.parametrize("through_engine", [False, True], ids=["pyarrow", "engine"])
+def test_a_key_s_environment_is_what_most_of_its_rows_say(tmp_path: Path, through_engine: bool) -> None:
+    from quotadesk.usage import engine
+
+    batch = rows([f"p{i}" for i in range(10)])
+    env, key = SCHEMA.field("environment"), SCHEMA.field("key_id")
+    stray = rows(["d0"]).set_column(3, env, pa.array(["development"]))
+    other = rows(["o0"]).set_column(2, key, pa.array(["key_b"])).set_column(3, env, pa.array([""]))
+    log = UsageLog(tmp_path)
+    log.append("acme", pa.concat_tables([batch, stray, other]))
+    keys = log.keys("acme", engine.connect() if through_engine else None)
+    assert keys == [
+        {"id": "key_a", "name": "key_a", "environment": "production"},
+        {"id": "key_b", "name": "key_b", "environment": None},
+    ]

@@ -86,8 +86,8 @@ def connect() -> Any:
     return con
 
 
-SPARK_MASTERS = ("spark://", "k8s://", "mesos://", "local[", "local")
-"""What the ``usage_engine`` setting accepts as a Spark master besides ``spark`` and ``yarn``."""
+SPARK_MASTERS = ("spark://", "k8s://", "mesos://", "local[")
+"""What the ``usage_engine`` setting accepts as a Spark master besides ``spark``, ``local`` and ``yarn``."""
 
 
 def connect_engine(name: str, field: str = "usage_engine") -> Any:
@@ -100,7 +100,7 @@ def connect_engine(name: str, field: str = "usage_engine") -> Any:
     if value.lower() in ("", "duckdb", "duckdb://"):
         return connect()
     master = "local[*]" if value.lower() == "spark" else value
-    if not (master == "yarn" or master.startswith(SPARK_MASTERS)):
+    if not (master in ("yarn", "local") or master.startswith(SPARK_MASTERS)):
         raise InputError(
             f"unknown engine {name!r}; expected duckdb, spark or a Spark master URL (spark://HOST:PORT)", field
         )

@@ -371,31 +371,36 @@ class UsageLog:
         return as_usage_data(con, t, source=f"{self.org_dir(org)}", prices=prices)
 
     def keys(self, org: str, con: Any = None) -> list[dict[str, str | None]]:
-        """Keys seen in the log with the environment their rows name (for ``analyse(keys=…)``).
+        """Keys seen in the log with the environment most of their rows name (for ``analyse(keys=…)``).
 
-        Read with pyarrow, or by the engine ``con`` when given (one query, as the detectors'
-        own, instead of opening every file again).
+        Most rows, not any row: one stray "development" row must not make a production key a
+        dev key. Read with pyarrow, or by the engine ``con`` when given (one query, as the
+        detectors' own, instead of opening every file again).
         """
-        pairs: list[tuple[str, str]] = []
+        counts: dict[tuple[str, str], int] = {}
         if con is not None:
+            import ibis
+
             from quotadesk.usage import engine
 
             t = self.table(con, org)
             if t is not None:
-                rows = engine.fetch_rows(con, t.select("key_id", "environment").distinct())
-                pairs = [(str(k), str(e or "")) for k, e in rows.values]
+                grouped = t.group_by(["key_id", "environment"]).aggregate(n=ibis._.count())
+                for key_id, env, n in engine.fetch_rows(con, grouped).values:
+                    counts[(str(key_id), str(env or ""))] = int(n)
         else:
             for p in self.files(org):
                 t = pq.read_table(p, columns=["key_id", "environment"], read_dictionary=["key_id", "environment"])
-                grouped = t.group_by(["key_id", "environment"], use_threads=False).aggregate([])
-                pairs += zip(*(grouped.column(i).to_pylist() for i in range(2)), strict=True)
-        found: dict[str, str] = {}
-        for key_id, env in sorted(set(pairs)):
-            if env and not found.get(key_id):
-                found[key_id] = env
-            else:
-                found.setdefault(key_id, "")
-        return [{"id": k, "name": k, "environment": v or None} for k, v in sorted(found.items()) if k]
+                grouped = t.group_by(["key_id", "environment"], use_threads=False).aggregate([([], "count_all")])
+                for row in grouped.to_pylist():
+                    pair = (str(row["key_id"]), str(row["environment"] or ""))
+                    counts[pair] = counts.get(pair, 0) + int(row["count_all"])
+        best: dict[str, tuple[int, str]] = {}
+        for (key_id, env), n in sorted(counts.items()):
+            if env and n > best.get(key_id, (0, ""))[0]:
+                best[key_id] = (n, env)
+            best.setdefault(key_id, (0, ""))
+        return [{"id": k, "name": k, "environment": env or None} for k, (_, env) in sorted(best.items()) if k]
 
 
 def as_usage_data(con: Any, table: Any, *, source: str, prices: PriceTable | None = None) -> UsageData:

@@ -105,7 +105,7 @@ def scan(
             max_workers=min(jobs, len(order)),
             mp_context=get_context("spawn"),
             initializer=_start_worker,
-            initargs=(threads,),
+            initargs=(threads, _memory_share(jobs)),
         ) as pool:
             futures = {
                 pool.submit(_scan_in_worker, str(log.root), org, as_of, min_impact_nanos): org for org in order
@@ -140,12 +140,24 @@ _WORKER: dict[str, Any] = {}
 """A worker process's own DuckDB, opened once by ``_start_worker`` and used for every org it scans."""
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, memory_bytes: int | None) -> None:
     from quotadesk.usage import engine
 
     con = engine.connect()
     con.raw_sql(f"SET threads = {int(threads)}")
+    if memory_bytes:
+        # DuckDB takes 80% of the machine by default, each worker alike: share it out instead.
+        con.raw_sql(f"SET memory_limit = '{max(1, memory_bytes // 2**20)}MB'")
     _WORKER["con"] = con
+
+
+def _memory_share(jobs: int) -> int | None:
+    """Three quarters of the machine's memory split between ``jobs`` workers (None if unknown)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return int(total * 0.75) // jobs if total > 0 else None
 
 
 def _scan_in_worker(root: str, org: str, as_of: datetime, min_impact_nanos: int) -> OrgScan:
