@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from quotadesk.cli_sim import demo_command, practice_command, sim_app
+from quotadesk.cli.sim import demo_command, practice_command, sim_app
 
 app = typer.Typer()
 app.add_typer(sim_app, name="sim")

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from quotadesk.billing.decision import Deny
 from quotadesk.billing.dialects import render
-from quotadesk.cli_sim import bundle_app
+from quotadesk.cli.sim import bundle_app
 from quotadesk.errors import InputError, NotFoundError
 from quotadesk.store.access import SYSTEM, Actor, Role
 from quotadesk.store.books import Books

@@ -10,7 +10,7 @@ import typer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from quotadesk.cli_books import books_app, init_command
+from quotadesk.cli.books import books_app, init_command
 from quotadesk.store.access import SYSTEM
 from quotadesk.store.books import Books
 from quotadesk.store.db import make_engine

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from quotadesk.cli_usage import usage_app
+from quotadesk.cli.usage import usage_app
 from quotadesk.usage.findings import RootCause
 from quotadesk.usage.log import UsageLog
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from quotadesk.cli_scan import scan_command
-from quotadesk.cli_usage import usage_app
+from quotadesk.cli.scan import scan_command
+from quotadesk.cli.usage import usage_app
 from quotadesk.usage.explanation import usd
 from quotadesk.usage.findings import RootCause
 from quotadesk.usage.log import UsageLog

@@ -135,8 +135,8 @@ def test_the_engine_setting_runs_the_commands_on_spark(log: UsageLog, spark_con:
 
     from typer.testing import CliRunner
 
-    from quotadesk.cli_scan import scan_command
-    from quotadesk.cli_usage import usage_app
+    from quotadesk.cli.scan import scan_command
+    from quotadesk.cli.usage import usage_app
 
     assert scan_command is not None  # registers ``usage scan``
     runner = CliRunner()

@@ -1,6 +1,6 @@
 """``quotadesk bundle export``, ``quotadesk sim run|score``, ``quotadesk demo``, ``quotadesk practice``.
 
-Thin commands over ``quotadesk.store.export`` and ``quotadesk.sim``; registered by ``cli.py``::
+Thin commands over ``quotadesk.store.export`` and ``quotadesk.sim``; registered by ``quotadesk.cli``::
 
     app.add_typer(bundle_app, name="bundle")
     app.add_typer(sim_app, name="sim")
@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli_common import DbOption, JsonOption, guard, print_json, sub_app
+from quotadesk.cli.common import DbOption, JsonOption, guard, print_json, sub_app
 from quotadesk.errors import InputError
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from quotadesk import __version__
-from quotadesk.cli_common import guard, print_json
+from quotadesk.cli.common import guard, print_json
 
 app = typer.Typer(
     name="quotadesk",
@@ -118,7 +118,7 @@ def triage(
 
 
 def _register_books() -> None:
-    from quotadesk.cli_books import books_app, init_command
+    from quotadesk.cli.books import books_app, init_command
 
     app.add_typer(
         books_app, name="books", help="The books on disk: verify the ledger, advance time (month close)."
@@ -127,8 +127,8 @@ def _register_books() -> None:
 
 
 def _register_usage() -> None:
-    from quotadesk.cli_scan import scan_command
-    from quotadesk.cli_usage import usage_app
+    from quotadesk.cli.scan import scan_command
+    from quotadesk.cli.usage import usage_app
 
     assert scan_command is not None  # defining it registered ``usage scan``
     app.add_typer(
@@ -137,7 +137,7 @@ def _register_usage() -> None:
 
 
 def _register_sim() -> None:
-    from quotadesk.cli_sim import bundle_app, demo_command, practice_command, sim_app
+    from quotadesk.cli.sim import bundle_app, demo_command, practice_command, sim_app
 
     app.add_typer(bundle_app, name="bundle")
     app.add_typer(sim_app, name="sim")

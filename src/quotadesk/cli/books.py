@@ -1,6 +1,6 @@
 """``quotadesk init`` and ``quotadesk books …``: thin commands over ``quotadesk.store``.
 
-Registered by ``cli.py`` (``app.add_typer(books_app, name="books")`` and
+Registered by ``quotadesk.cli`` (``app.add_typer(books_app, name="books")`` and
 ``app.command("init")(init_command)``). Each command calls one library function; a
 ``QuotadeskError`` becomes ``error: …`` on stderr and exit 2. ``books verify`` exits 1 when
 it finds drift (the check ran, the books are wrong), 0 when they are consistent.
@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli_common import DbOption, JsonOption, guard, print_json, sub_app
+from quotadesk.cli.common import DbOption, JsonOption, guard, print_json, sub_app
 from quotadesk.errors import InputError
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """``quotadesk usage scan``: every organization in the usage log through the detectors.
 
-Registered on the ``usage`` group by ``cli.py``. The library is ``quotadesk.usage.scan``;
+Registered on the ``usage`` group by ``quotadesk.cli``. The library is ``quotadesk.usage.scan``;
 this module parses options, shows a progress bar on stderr and prints a ranked table or
 ``--json``. Exit codes: 0 scanned, 1 scanned but some org could not be read (its files
 are named; the others are still reported), 2 bad input (nothing scanned).
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from quotadesk.cli_common import JsonOption, guard, print_json, progress_bar
-from quotadesk.cli_usage import EngineOption, MinImpactOption, UsageDirOption, parse_time, usage_app
+from quotadesk.cli.common import JsonOption, guard, print_json, progress_bar
+from quotadesk.cli.usage import EngineOption, MinImpactOption, UsageDirOption, parse_time, usage_app
 
 if TYPE_CHECKING:
     from quotadesk.usage.scan import OrgScan

@@ -1,6 +1,6 @@
 """``quotadesk usage …``: import provider exports into the usage log, explain a bill.
 
-Registered by ``cli.py`` (``app.add_typer(usage_app, name="usage")``). Thin: each command
+Registered by ``quotadesk.cli`` (``app.add_typer(usage_app, name="usage")``). Thin: each command
 calls the library (``quotadesk.usage.importers``, ``.log``, ``.explanation``) and prints a
 readable view or ``--json``. A ``QuotadeskError`` becomes ``error: <where>: <message>`` on
 stderr and exit 2, with the log unchanged: every file is read and checked before anything
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli_common import JsonOption, guard, print_json, progress_bar, sub_app
+from quotadesk.cli.common import JsonOption, guard, print_json, progress_bar, sub_app
 from quotadesk.errors import InputError, QuotadeskError
 
 if TYPE_CHECKING:
