@@ -48,6 +48,17 @@ SETTINGS: dict[str, Setting] = {
             "Ticket-intent classifier: 'rules' (default), 'embedding' (rules, then a local embedding model where"
             " they find nothing; needs the 'embed' extra) or 'auto' (embedding when installed, else rules).",
         ),
+        Setting(
+            "status_page",
+            "",
+            "The provider's status page the desk reads for each case: a file path or an http(s) URL of a"
+            " Statuspage v2 document (summary.json or incidents.json); empty: none configured.",
+        ),
+        Setting(
+            "max_body_bytes",
+            "1048576",
+            "Largest request body the desk service accepts (bytes); larger is 413.",
+        ),
     )
 }
 

@@ -16,6 +16,7 @@ from quotadesk.billing.model import FlagKind, NoticeKind, Organization, OrgStatu
 TRUST_AND_SAFETY = "trust_and_safety"
 FINANCE = "finance"
 SUPPORT = "support"
+ADMIN = "admin"
 
 OWNER: dict[FlagKind, str] = {
     FlagKind.POLICY_VIOLATION: TRUST_AND_SAFETY,
@@ -37,8 +38,9 @@ def lifted_by(kind: FlagKind) -> str:
 
 
 def can_lift(team: str, kind: FlagKind) -> bool:
-    """May ``team`` lift a flag of ``kind``? Support never may."""
-    return team != SUPPORT and team == lifted_by(kind)
+    """May ``team`` lift a flag of ``kind``? Support never may; an administrator of the platform may
+    lift any (the break-glass role of the service contract, audited like everyone else)."""
+    return team != SUPPORT and (team == ADMIN or team == lifted_by(kind))
 
 
 @dataclass(frozen=True, slots=True)

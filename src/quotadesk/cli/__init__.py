@@ -145,9 +145,18 @@ def _register_sim() -> None:
     app.command("practice")(practice_command)
 
 
+def _register_desk() -> None:
+    from quotadesk.cli.backoffice import register
+    from quotadesk.cli.serve import serve_command
+
+    app.command("serve")(serve_command)
+    register(app)
+
+
 _register_books()
 _register_usage()
 _register_sim()
+_register_desk()
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -47,7 +48,7 @@ from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
 from quotadesk.billing.suspension import can_lift
 from quotadesk.billing.tiers import DEFAULT_TIERS, TierTable
 from quotadesk.errors import InputError, NotFoundError
-from quotadesk.store import admission, metering, payments
+from quotadesk.store import accounts, admission, metering, payments
 from quotadesk.store.access import SYSTEM, Actor, audit, check, flag_action, refuse
 from quotadesk.store.close import TickReport, tick
 from quotadesk.store.db import make_engine, transaction
@@ -128,10 +129,15 @@ class Books:
         trial_days: int | None = 90,
         rate_limits: Mapping[str, Mapping[str, int | None]] | None = None,
         model_access: Iterable[str] | None = None,
+        stripe_customer: str | None = None,
     ) -> str:
         """A new organization (free tier, no card); ``free_trial`` dollars become a free-trial
-        grant expiring after ``trial_days``. ``rate_limits``/``model_access`` override the tier's."""
+        grant expiring after ``trial_days``. ``rate_limits``/``model_access`` override the tier's;
+        ``stripe_customer`` (``cus_…``) links it to the Stripe customer it pays as."""
         now = aware(now)
+        if not isinstance(name, str) or len(name) > 200:
+            raise InputError("expected a name of at most 200 characters", "name")
+        cus = None if stripe_customer is None else accounts.check_stripe_customer(stripe_customer)
         mode = _enum(BillingMode, billing_mode, "billing_mode")
         trial = optional_amount(free_trial, "free_trial")
         if org_id is not None and (not isinstance(org_id, str) or not org_id.strip() or len(org_id) > 64):
@@ -157,9 +163,18 @@ class Books:
                     tier_since=now,
                     rate_limits=limits_json,
                     model_access=access_json,
+                    stripe_customer=cus,
                 )
             )
-            audit(conn, actor, "create_org", now, org_id=oid, name=name, billing_mode=str(mode))
+            audit(
+                conn,
+                actor,
+                "create_org",
+                now,
+                org_id=oid,
+                target=oid,
+                after={"name": name, "billing_mode": str(mode), "stripe_customer": cus},
+            )
             if trial:
                 expires = now + timedelta(days=trial_days) if trial_days is not None else None
                 grant = CreditGrant(new_id("cg"), GrantKind.FREE_TRIAL, trial, trial, now, expires)
@@ -205,7 +220,15 @@ class Books:
                     created_at=now,
                 )
             )
-            audit(conn, actor, "create_key", now, org_id=org_id, key=key.id, scope=str(key_scope))
+            audit(
+                conn,
+                actor,
+                "create_key",
+                now,
+                org_id=org_id,
+                target=f"key:{key.id}",
+                after={"redacted": key.redacted, "scope": str(key_scope), "owner": owner, "status": "active"},
+            )
         return key
 
     def revoke_key(self, actor: Actor, now: datetime, key_id: str) -> None:
@@ -216,12 +239,22 @@ class Books:
             raise NotFoundError(f"no key {key_id!r}", "key_id")
         check(self.engine, actor, "revoke_key", now, org_id=org_id, key=key_id)
         with transaction(self.engine) as conn:
+            before = conn.execute(select(api_keys.c.status).where(api_keys.c.id == key_id)).scalar()
             conn.execute(
                 update(api_keys)
                 .where(api_keys.c.id == key_id)
                 .values(status=KeyStatus.REVOKED.value, revoked_at=now)
             )
-            audit(conn, actor, "revoke_key", now, org_id=org_id, key=key_id)
+            audit(
+                conn,
+                actor,
+                "revoke_key",
+                now,
+                org_id=org_id,
+                target=f"key:{key_id}",
+                before={"status": before},
+                after={"status": KeyStatus.REVOKED.value},
+            )
 
     def member_left(self, actor: Actor, now: datetime, org_id: str, owner: str) -> list[str]:
         """``owner`` left the organization: their personal keys are revoked. Returns the key ids."""
@@ -289,7 +322,14 @@ class Books:
             org_row(conn, org_id, lock=True)
             payments.insert_grant(conn, org_id, grant)
             audit(
-                conn, actor, "grant_credit", now, org_id=org_id, grant=grant.id, amount=nanos, reason=reason
+                conn,
+                actor,
+                "grant_credit",
+                now,
+                org_id=org_id,
+                target=f"grant:{grant.id}",
+                after={"kind": str(grant_kind), "amount": nanos, "expires_at": expires},
+                reason=reason,
             )
         return grant.id
 
@@ -340,30 +380,43 @@ class Books:
     def _update_org(
         self, actor: Actor, now: datetime, org_id: str, action: str, values: Mapping[str, object]
     ) -> None:
-        check(self.engine, actor, action, now, org_id=org_id, changes=dict(values))
+        check(self.engine, actor, action, now, org_id=org_id, target=org_id, changes=dict(values))
         with transaction(self.engine) as conn:
-            org_row(conn, org_id, lock=True)
+            row = org_row(conn, org_id, lock=True)
+            before = {k: row._mapping[k] for k in values}
             conn.execute(
                 update(organizations)
                 .where(organizations.c.id == org_id)
                 .values(**values, version=organizations.c.version + 1)
             )
-            audit(conn, actor, action, now, org_id=org_id, changes=dict(values))
+            audit(conn, actor, action, now, org_id=org_id, target=org_id, before=before, after=dict(values))
 
     # ------------------------------------------------------------ flags
 
     def raise_flag(
         self, actor: Actor, now: datetime, org_id: str, kind: str, *, source: str = "manual", reason: str = ""
-    ) -> None:
-        """Raise a flag: the account is suspended while any flag is active."""
+    ) -> int:
+        """Raise a flag: the account is suspended while any flag is active. Returns its id."""
         now = aware(now)
         flag_kind = FlagKind(str(_enum(FlagKind, kind, "kind")))
         flag_source = _enum(FlagSource, source, "source")
-        check(self.engine, actor, flag_action("raise_flag", flag_kind), now, org_id=org_id)
+        if not isinstance(reason, str) or len(reason) > 2000:
+            raise InputError("expected a reason of at most 2000 characters", "reason")
+        check(self.engine, actor, flag_action("raise_flag", flag_kind), now, org_id=org_id, target=org_id)
         with transaction(self.engine) as conn:
             org_row(conn, org_id, lock=True)
-            raise_flag_in(conn, org_id, flag_kind, FlagSource(str(flag_source)), now, reason)
-            audit(conn, actor, "raise_flag", now, org_id=org_id, kind=str(flag_kind), reason=reason)
+            flag_id = raise_flag_in(conn, org_id, flag_kind, FlagSource(str(flag_source)), now, reason)
+            audit(
+                conn,
+                actor,
+                "raise_flag",
+                now,
+                org_id=org_id,
+                target=f"flag:{flag_id}",
+                after={"kind": str(flag_kind), "source": str(flag_source), "active": True},
+                reason=reason,
+            )
+        return flag_id
 
     def lift_flag(self, actor: Actor, now: datetime, org_id: str, kind: str, *, reason: str = "") -> int:
         """Lift every active flag of ``kind``; only the owning team may (``suspension.can_lift``).
@@ -381,8 +434,40 @@ class Books:
                 .values(active=False, lifted_at=now, lifted_by=actor.name)
             )
             sync_status(conn, org_id)
-            audit(conn, actor, "lift_flag", now, org_id=org_id, kind=str(flag_kind), reason=reason)
+            audit(
+                conn,
+                actor,
+                "lift_flag",
+                now,
+                org_id=org_id,
+                target=org_id,
+                before={"kind": str(flag_kind), "active": True},
+                after={"kind": str(flag_kind), "active": False},
+                reason=reason,
+            )
             return int(result.rowcount or 0)
+
+    def lift_flag_id(
+        self, actor: Actor, now: datetime, org_id: str, flag_id: int, *, reason: str
+    ) -> dict[str, Any]:
+        return accounts.lift_flag_id(self.engine, actor, now, org_id, flag_id, reason)
+
+    # ------------------------------------------------------------ back office
+
+    def set_tier(self, actor: Actor, now: datetime, org_id: str, current: str) -> None:
+        accounts.set_tier(self.engine, actor, now, org_id, current, self.tiers)
+
+    def set_rate_limits(self, actor: Actor, now: datetime, org_id: str, limits: object) -> None:
+        accounts.set_rate_limits(self.engine, actor, now, org_id, limits)
+
+    def link_stripe(self, actor: Actor, now: datetime, org_id: str, customer: str | None) -> None:
+        accounts.link_stripe(self.engine, actor, now, org_id, customer)
+
+    def record_invoice_payment(self, actor: Actor, now: datetime, invoice_id: str, *, reference: str) -> str:
+        return accounts.record_invoice_payment(self.engine, actor, now, invoice_id, reference=reference)
+
+    def waive_invoice(self, actor: Actor, now: datetime, invoice_id: str, *, reason: str) -> None:
+        accounts.waive_invoice(self.engine, actor, now, invoice_id, reason=reason)
 
     # ------------------------------------------------------------ usage
 

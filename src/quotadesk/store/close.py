@@ -117,6 +117,9 @@ def _limits(conn: Connection, org: Organization, now: datetime, report: TickRepo
 
 
 def _tier(conn: Connection, org: Organization, now: datetime, tiers: TierTable, report: TickReport) -> None:
+    manual = conn.execute(select(organizations.c.tier_manual).where(organizations.c.id == org.id)).scalar()
+    if manual:
+        return  # staff set this tier by hand; it stays until they set it back to auto
     ev = evaluate_tier(org, None, now, tiers)
     if ev.pending is None:
         return
@@ -136,7 +139,16 @@ def _tier(conn: Connection, org: Organization, now: datetime, tiers: TierTable, 
     else:
         return
     conn.execute(update(organizations).where(organizations.c.id == org.id).values(**values))
-    audit(conn, SYSTEM, "tier", now, org_id=org.id, **{k: str(v) for k, v in values.items()})
+    audit(
+        conn,
+        SYSTEM,
+        "tier",
+        now,
+        org_id=org.id,
+        target=org.id,
+        before={"tier": org.tier.current, "pending": org.tier.pending.target if org.tier.pending else None},
+        after={k: None if v is None else str(v) for k, v in values.items()},
+    )
 
 
 def _issue_invoices(conn: Connection, org: Organization, now: datetime, report: TickReport) -> None:

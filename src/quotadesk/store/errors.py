@@ -33,7 +33,13 @@ class PaymentError(InputError):
 
 
 class ForbiddenError(QuotadeskError):
+    """Refused by role; ``allowed`` names the roles that may (the HTTP error says so)."""
+
     http_status = 403
+
+    def __init__(self, message: str, field: str | None = None, allowed: list[str] | None = None) -> None:
+        self.allowed = allowed or []
+        super().__init__(message, field)
 
 
 class StoreError(QuotadeskError):

@@ -331,7 +331,7 @@ def usage_rows(
     return out
 
 
-def _prices(models: set[str], prices: PriceTable) -> JSON:
+def price_section(models: set[str], prices: PriceTable) -> JSON:
     out: JSON = {}
     for name in sorted(models):
         try:
@@ -349,7 +349,7 @@ def _prices(models: set[str], prices: PriceTable) -> JSON:
 # ------------------------------------------------------------------------------------- ticket
 
 
-def _ticket(ticket: object, as_of: datetime) -> JSON:
+def ticket_section(ticket: object, as_of: datetime) -> JSON:
     if not isinstance(ticket, Mapping):
         raise InputError(f"expected an object with at least 'body', got {type(ticket).__name__}", "ticket")
     out = dict(ticket)
@@ -435,7 +435,7 @@ def bundle_export(
         "bundle_version": BUNDLE_VERSION,
         "as_of": rfc3339(as_of),
         "provider": provider.strip().lower(),
-        "ticket": _ticket(ticket, as_of),
+        "ticket": ticket_section(ticket, as_of),
     }
     if status_page is not None:
         if not isinstance(status_page, Mapping):
@@ -445,7 +445,7 @@ def bundle_export(
         org = load_organization(conn, org_id)
         doc["account"] = account_section(conn, org, as_of, source.tiers)
         records = usage_rows(conn, org_id, since, as_of, bucket_above=bucket_above)
-    doc["prices"] = _prices({r["model"] for r in records}, source.prices)
+    doc["prices"] = price_section({r["model"] for r in records}, source.prices)
     doc["usage"] = {"records": records}
     check_bundle(doc)
     return doc

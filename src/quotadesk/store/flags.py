@@ -34,16 +34,16 @@ def sync_status(conn: Connection, org_id: str) -> None:
 
 
 def raise_flag_in(
-    conn: object, org_id: str, kind: FlagKind, source: FlagSource, now: datetime, reason: str
-) -> None:
-    """Insert an active flag, send its suspension notice and suspend (caller holds the lock)."""
-    from sqlalchemy import Connection
-
-    assert isinstance(conn, Connection)
-    conn.execute(
-        insert(flags).values(
-            org_id=org_id, kind=kind.value, source=source.value, at=now, active=True, reason=reason
-        )
+    conn: Connection, org_id: str, kind: FlagKind, source: FlagSource, now: datetime, reason: str
+) -> int:
+    """Insert an active flag, send its suspension notice and suspend (caller holds the lock).
+    Returns the flag's id."""
+    result = conn.execute(
+        insert(flags)
+        .values(org_id=org_id, kind=kind.value, source=source.value, at=now, active=True, reason=reason)
+        .returning(flags.c.id)
     )
+    flag_id = int(result.scalar_one())
     add_notice(conn, org_id, SUSPENSION_NOTICE[kind], now)
     sync_status(conn, org_id)
+    return flag_id

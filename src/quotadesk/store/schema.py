@@ -108,12 +108,16 @@ organizations = Table(
     Column("rate_limits", Text),  # JSON overrides {model: {rpm, tpm}}; NULL = the tier's
     Column("model_access", Text),  # JSON list; NULL = the tier's
     Column("version", Integer, nullable=False, server_default="0"),
+    Column("stripe_customer", String(64)),  # cus_…: the Stripe customer this org pays as (unique index)
+    Column("tier_manual", Boolean, nullable=False, server_default="0"),  # set by staff; the close leaves it
     CheckConstraint("billing_mode IN ('prepaid', 'invoiced')", name="billing_mode"),
     CheckConstraint("auto_recharge_threshold IS NULL OR auto_recharge_threshold >= 0", name="ar_threshold"),
     CheckConstraint("auto_recharge_amount IS NULL OR auto_recharge_amount > 0", name="ar_amount"),
     CheckConstraint("soft_limit IS NULL OR soft_limit >= 0", name="soft_limit"),
     CheckConstraint("hard_limit IS NULL OR hard_limit >= 0", name="hard_limit"),
 )
+
+Index("ix_organizations_stripe_customer", organizations.c.stripe_customer, unique=True)
 
 payment_methods = Table(
     "payment_methods",
@@ -233,8 +237,18 @@ audit_log = Table(
     Column("org_id", String(64), index=True),
     Column("outcome", String(16), nullable=False),
     Column("detail", Text, nullable=False, server_default="{}"),
+    Column("target", String(200)),  # what was acted on: a key, flag, grant, case, staff member
+    Column("case_id", String(64), index=True),
+    Column("before", Text),  # JSON of the changed fields before the change (NULL: nothing existed)
+    Column("after", Text),  # JSON of the same fields after it (NULL: refused, or removed)
     CheckConstraint("outcome IN ('ok', 'refused')", name="outcome"),
 )
+Index("ix_audit_log_org_at", audit_log.c.org_id, audit_log.c.at)
+# The account timeline reads each source newest first per org (GET /orgs/{org}/timeline).
+Index("ix_payments_org_at", payments.c.org_id, payments.c.at)
+Index("ix_notices_org_at", notices.c.org_id, notices.c.at)
+Index("ix_credit_grants_org_granted", credit_grants.c.org_id, credit_grants.c.granted_at)
+Index("ix_flags_org_at", flags.c.org_id, flags.c.at)
 
 ledger_accounts = Table(
     "ledger_accounts",
@@ -307,4 +321,62 @@ holds = Table(
 )
 Index("ix_holds_org_status", holds.c.org_id, holds.c.status)
 
-APPEND_ONLY = ("ledger_transactions", "ledger_postings", "usage_events", "audit_log")
+# --------------------------------------------------------------------------------- the desk
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(32), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token, shown once
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 of the cookie value
+    Column("staff_id", String(64), ForeignKey("staff.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(64), ForeignKey("organizations.id"), index=True),
+    Column("provider", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("team", String(32), nullable=False),
+    Column("incident", String(32), nullable=False),
+    Column("root_cause", String(48), nullable=False),
+    Column("route", String(32), nullable=False),
+    Column("ticket", Text, nullable=False),  # JSON: the case bundle's ticket, messages appended
+    Column("triage", Text, nullable=False),  # JSON: the latest triage result
+    Column("external_ref", String(200), unique=True),  # e.g. zammad:4711, set by a connector
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("version", Integer, nullable=False, server_default="0"),
+    CheckConstraint("status IN ('open', 'escalated', 'resolved')", name="status"),
+)
+Index("ix_cases_team_status_created", cases.c.team, cases.c.status, cases.c.created_at)
+Index("ix_cases_status_created", cases.c.status, cases.c.created_at)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("detail", Text, nullable=False, server_default="{}"),
+)
+
+APPEND_ONLY = ("ledger_transactions", "ledger_postings", "usage_events", "audit_log", "case_events")

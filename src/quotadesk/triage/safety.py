@@ -114,3 +114,37 @@ def guard(text: str, *, key_exposed: bool) -> Verdict:
         asks_for_key=final.asks_for_key,
         removed=tuple(removed),
     )
+
+
+RULES: tuple[tuple[str, tuple[re.Pattern[str], ...], str], ...] = (
+    (
+        "refund_promise",
+        REFUND_PROMISE,
+        "promises or implies a refund or credit: only the billing team approves one",
+    ),
+    ("reinstatement", REINSTATE, "offers or implies reinstatement: only the owning team lifts a suspension"),
+    ("trigger_disclosed", TRIGGER, "says what triggered an automated review"),
+    ("asks_for_key", ASK_KEY, "asks for a full API key: ask for the last four characters instead"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Objection:
+    """One sentence of a draft the guard would refuse, the rule it breaks and why."""
+
+    sentence: str
+    rule: str
+    why: str
+
+
+def review(text: str) -> tuple[Objection, ...]:
+    """Every sentence of an engineer's draft that the guard would remove, with the rule and the
+    reason, so an editor can say why before the reply is sent (and ``send`` can refuse it)."""
+    found: list[Objection] = []
+    for para in text.split("\n\n"):
+        for sentence in _SENTENCE.split(para):
+            for rule, patterns, why in RULES:
+                if _hits(sentence, patterns):
+                    found.append(Objection(sentence.strip(), rule, why))
+                    break
+    return tuple(found)

@@ -1,0 +1,113 @@
+"""The desk service as an ASGI app: the REST API under ``/api/v1``, health, sign-in, pages.
+
+``create_app(desk)`` wires a ``Desk`` (the library) to HTTP. ``app_from_env`` builds the desk
+from settings (``QUOTADESK_DB``, ``QUOTADESK_USAGE_DIR``, ``QUOTADESK_STATUS_PAGE``, …) for
+``uvicorn --factory``, which is how ``quotadesk serve --workers N`` starts each worker process.
+
+Bodies are bounded (setting ``max_body_bytes``) before anything reads them: a request larger
+than that is a 413, whether it says so in ``Content-Length`` or streams past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quotadesk import __version__, settings
+from quotadesk.desk.service import Desk
+from quotadesk.web import api_cases, api_desk, api_orgs, errors, pages
+
+
+class BodyLimit:
+    """Refuse bodies over ``limit`` bytes with a 413 in the error shape, counting as they stream."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.error(413, f"the body is larger than {self.limit} bytes", "body")
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(desk: Desk, *, max_body_bytes: int | None = None) -> FastAPI:
+    app = FastAPI(
+        title="quotadesk desk",
+        version=__version__,
+        description="The support desk of an AI API platform: organizations' books, live cases, "
+        "the runbook's roles and an audit log. Money is a decimal string in US dollars; times are "
+        'RFC 3339 UTC. Errors are {"error": {"code", "message", "field"}} with a 4xx status.',
+    )
+    app.state.desk = desk
+    errors.install(app)
+
+    @app.get("/healthz", tags=["health"], summary="Ready")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(api_orgs.router)
+    app.include_router(api_cases.router)
+    app.include_router(api_desk.router)
+    app.include_router(pages.router)
+    limit = max_body_bytes if max_body_bytes is not None else int(settings.get("max_body_bytes"))
+    app.add_middleware(BodyLimit, limit=limit)
+    return app
+
+
+def desk_from_settings(**overrides: Any) -> Desk:
+    """A ``Desk`` on the books and sources the settings name (the same books as every command)."""
+    from quotadesk.desk.statuspage import StatusSource
+    from quotadesk.store.books import Books
+
+    books = Books.open(overrides.get("db") or settings.get("db"))
+    return Desk(
+        books,
+        status=StatusSource(overrides.get("status_page") or settings.get("status_page")),
+        usage_dir=overrides.get("usage_dir") or settings.get("usage_dir"),
+        provider=overrides.get("provider") or settings.get("provider"),
+    )
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory quotadesk.web.app:app_from_env`` (one per worker process)."""
+    import os
+
+    desk = desk_from_settings()
+    start = os.environ.get("QUOTADESK_DEMO_CLOCK")
+    if start:
+        from datetime import datetime
+
+        from quotadesk.desk.clock import OffsetClock
+
+        desk.clock = OffsetClock(datetime.fromisoformat(start))
+    return create_app(desk)
