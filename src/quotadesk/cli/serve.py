@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,4 +105,5 @@ def _demo_app(folder: Path, seed: int, host: str, port: int) -> Any:
     typer.echo(f"simulated month {demo.start} to {demo.end}; the desk's clock starts at {demo.end}")
     for role, token in demo.tokens.items():
         typer.echo(f"  sign in as {role:<17} {base}/login?token={token}")
+    sys.stdout.flush()  # the links must reach a pipe before the server takes over
     return create_app(demo.desk)
