@@ -9,8 +9,6 @@ slow triage does not hold the books' lock.
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,6 +19,7 @@ from quotadesk.desk.intake import attach_usage, live_bundle
 from quotadesk.desk.statuspage import StatusSource
 from quotadesk.desk.usagecache import UsageCache, context_key, usage_token
 from quotadesk.errors import InputError
+from quotadesk.store import paging
 from quotadesk.store.access import SYSTEM, Actor
 from quotadesk.store.books import Books
 from quotadesk.store.db import transaction
@@ -39,22 +38,6 @@ def default_triage(doc: JSON, usage: Any = USAGE_FROM_BUNDLE) -> tuple[JSON, Any
 
     result, case = triage_with_usage(parse(doc), usage)
     return result, case.usage
-
-
-def encode_after(row: c.CaseRow) -> str:
-    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_after(cursor: str) -> tuple[datetime, str]:
-    try:
-        at, cid = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(cid, str):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError("not a cursor this queue gave out", "after") from exc
-    return when, cid
 
 
 class Desk:
@@ -227,7 +210,7 @@ class Desk:
             c.check_team(team)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= c.MAX_PAGE:
             raise InputError(f"expected a whole number from 1 to {c.MAX_PAGE}", "limit")
-        cursor = decode_after(after) if after else None
+        cursor = paging.decode(after, "after") if after else None
         with transaction(self.engine) as conn:
             rows = c.queue(
                 conn,
@@ -241,7 +224,9 @@ class Desk:
             )
         more = len(rows) > limit
         rows = rows[:limit]
-        return [r.summary() for r in rows], (encode_after(rows[-1]) if more and rows else None)
+        return [r.summary() for r in rows], (
+            paging.encode(rows[-1].created_at, rows[-1].id) if more and rows else None
+        )
 
     def counts(self, actor: Actor) -> dict[str, dict[str, int]]:
         c.authorise(self.engine, actor, "read_case", self.now(), None)
@@ -391,6 +376,30 @@ class Desk:
             c.audit_case(conn, actor, kind, now, case_id, row.org_id, edited=final != draft)
         return {"at": c._ts(now), "kind": kind, "text": final, "draft": draft, "edited": final != draft}
 
+    def _access(self, row: c.CaseRow, now: datetime) -> tuple[JSON, str | None]:
+        """Step 5 for a case still with support: does the gateway admit the customer now? Returns
+        what was checked and, when it does not, why (a case routed away is not checked here)."""
+        if row.team != "support":
+            return {"checked": False}, None
+        if row.org_id is None:
+            why = (
+                "the case has no organization, so the customer's access cannot be checked: "
+                "link the organization or escalate the case"
+            )
+            return {"checked": False}, why
+        probe = access_now(self.engine, row.org_id, now, prices=self.books.prices, tiers=self.books.tiers)
+        access: JSON = {
+            "checked": True,
+            "allowed": probe.allowed,
+            "key_id": probe.key_id,
+            "model": probe.model,
+        }
+        if probe.allowed:
+            return access, None
+        deny = probe.decision
+        access["refused"] = {"rule": str(getattr(deny, "rule", "")), "message": getattr(deny, "message", "")}
+        return access, f"the customer's requests are still refused ({access['refused']['message']})"
+
     def resolve(self, actor: Actor, case_id: str, given: Mapping[str, str | None] | None = None) -> JSON:
         """Resolve, or raise ``ConflictError`` (409) naming what the checklist's step 5 still needs."""
         now = self.now()
@@ -404,48 +413,14 @@ class Desk:
         if row.status == "resolved":
             raise ConflictError("the case is resolved already", "case")
         note, missing = c.resolution_note(row, given)
-        access: JSON = {"checked": False}
-        routed_away = row.team != "support"
-        if not routed_away:
-            if row.org_id is None:
-                missing.insert(0, "access")
-                access["why"] = (
-                    "the case has no organization, so the customer's access cannot be checked: "
-                    "link the organization or escalate the case"
-                )
-            else:
-                probe = access_now(
-                    self.engine, row.org_id, now, prices=self.books.prices, tiers=self.books.tiers
-                )
-                access = {
-                    "checked": True,
-                    "allowed": probe.allowed,
-                    "key_id": probe.key_id,
-                    "model": probe.model,
-                }
-                if not probe.allowed:
-                    deny = probe.decision
-                    access["refused"] = {
-                        "rule": str(getattr(deny, "rule", "")),
-                        "message": getattr(deny, "message", ""),
-                    }
-                    missing.insert(0, "access")
-        if missing:
-            parts = []
-            for m in missing:
-                if m == "access":
-                    parts.append(
-                        "access: "
-                        + (
-                            access.get("why")
-                            or "the customer's requests are still refused ("
-                            + str(access.get("refused", {}).get("message", ""))
-                            + ")"
-                        )
-                    )
-                else:
-                    parts.append(f"{m}: the case note must record the {m.replace('_', ' ')}")
-            raise ConflictError("cannot resolve yet; " + "; ".join(parts), missing[0])
+        access, refused = self._access(row, now)
+        problems = ([f"access: {refused}"] if refused else []) + [
+            f"{m}: the case note must record the {m.replace('_', ' ')}" for m in missing
+        ]
+        if problems:
+            raise ConflictError(
+                "cannot resolve yet; " + "; ".join(problems), "access" if refused else missing[0]
+            )
         note["access"] = access
         with transaction(self.engine) as conn:
             current = c.load(conn, case_id, lock=True)

@@ -14,7 +14,6 @@ repeated). The page itself is returned oldest first, as a timeline is read.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from quotadesk.errors import InputError
 from quotadesk.money import fmt
+from quotadesk.store import paging
 from quotadesk.store.db import transaction
 from quotadesk.store.schema import (
     api_keys,
@@ -78,37 +78,23 @@ def _rfc3339(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def encode_cursor(event: Event) -> str:
-    raw = json.dumps([event.at.isoformat(), event.key]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(key, str):
-            raise ValueError("bad cursor")
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InputError("not a cursor this timeline gave out", "before") from exc
-    return when, key
-
-
 Source = Callable[[Connection, str, "datetime | None", int], Iterable[Event]]
 
 
-def _older(col: Any, before: datetime | None) -> Any:
-    return True if before is None else col <= before
+def _newest(
+    conn: Connection, table: Any, when: str, org_id: str, before: datetime | None, limit: int, *where: Any
+) -> Any:
+    """Rows of ``table`` for ``org_id`` newest first by column ``when`` (set, and not after
+    ``before``), with any further ``where``: one read of the table's ``(org_id, when)`` index."""
+    col = table.c[when]
+    stmt = select(table).where(table.c.org_id == org_id, col.is_not(None), *where)
+    if before is not None:
+        stmt = stmt.where(col <= before)
+    return conn.execute(stmt.order_by(col.desc(), table.c.id.desc()).limit(limit))
 
 
 def _payments(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    rows = conn.execute(
-        select(payments)
-        .where(payments.c.org_id == org_id, _older(payments.c.at, before))
-        .order_by(payments.c.at.desc(), payments.c.id.desc())
-        .limit(limit)
-    )
+    rows = _newest(conn, payments, "at", org_id, before, limit)
     for r in rows:
         what = {"top_up": "Top-up", "auto_recharge": "Auto-recharge", "invoice": "Invoice payment"}.get(
             r.purpose, r.purpose
@@ -138,12 +124,7 @@ def _dollars(nanos: int) -> str:
 
 
 def _grants(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    rows = conn.execute(
-        select(credit_grants)
-        .where(credit_grants.c.org_id == org_id, _older(credit_grants.c.granted_at, before))
-        .order_by(credit_grants.c.granted_at.desc(), credit_grants.c.id.desc())
-        .limit(limit)
-    )
+    rows = _newest(conn, credit_grants, "granted_at", org_id, before, limit)
     for r in rows:
         expiry = f", expires {r.expires_at:%Y-%m-%d}" if r.expires_at else ""
         yield Event(
@@ -158,16 +139,7 @@ def _grants(conn: Connection, org_id: str, before: datetime | None, limit: int) 
                 "expires_at": _rfc3339(r.expires_at) if r.expires_at else None,
             },
         )
-    expired = conn.execute(
-        select(credit_grants)
-        .where(
-            credit_grants.c.org_id == org_id,
-            credit_grants.c.expired_at.is_not(None),
-            _older(credit_grants.c.expired_at, before),
-        )
-        .order_by(credit_grants.c.expired_at.desc(), credit_grants.c.id.desc())
-        .limit(limit)
-    )
+    expired = _newest(conn, credit_grants, "expired_at", org_id, before, limit)
     for r in expired:
         yield Event(
             r.expired_at,
@@ -179,12 +151,7 @@ def _grants(conn: Connection, org_id: str, before: datetime | None, limit: int) 
 
 
 def _notices(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    rows = conn.execute(
-        select(notices)
-        .where(notices.c.org_id == org_id, _older(notices.c.at, before))
-        .order_by(notices.c.at.desc(), notices.c.id.desc())
-        .limit(limit)
-    )
+    rows = _newest(conn, notices, "at", org_id, before, limit)
     for r in rows:
         detail = json.loads(r.detail or "{}")
         cut_off = r.kind in CUT_OFF_NOTICES
@@ -202,12 +169,7 @@ def _notices(conn: Connection, org_id: str, before: datetime | None, limit: int)
 
 
 def _flags(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    raised = conn.execute(
-        select(flags)
-        .where(flags.c.org_id == org_id, _older(flags.c.at, before))
-        .order_by(flags.c.at.desc(), flags.c.id.desc())
-        .limit(limit)
-    )
+    raised = _newest(conn, flags, "at", org_id, before, limit)
     for r in raised:
         yield Event(
             r.at,
@@ -216,12 +178,7 @@ def _flags(conn: Connection, org_id: str, before: datetime | None, limit: int) -
             f"Account suspended: {r.kind.replace('_', ' ')} flag raised ({r.source})",
             {"flag": r.id, "flag_kind": r.kind, "source": r.source},
         )
-    lifted = conn.execute(
-        select(flags)
-        .where(flags.c.org_id == org_id, flags.c.lifted_at.is_not(None), _older(flags.c.lifted_at, before))
-        .order_by(flags.c.lifted_at.desc(), flags.c.id.desc())
-        .limit(limit)
-    )
+    lifted = _newest(conn, flags, "lifted_at", org_id, before, limit)
     for r in lifted:
         yield Event(
             r.lifted_at,
@@ -233,12 +190,7 @@ def _flags(conn: Connection, org_id: str, before: datetime | None, limit: int) -
 
 
 def _keys(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    made = conn.execute(
-        select(api_keys)
-        .where(api_keys.c.org_id == org_id, _older(api_keys.c.created_at, before))
-        .order_by(api_keys.c.created_at.desc(), api_keys.c.id.desc())
-        .limit(limit)
-    )
+    made = _newest(conn, api_keys, "created_at", org_id, before, limit)
     for r in made:
         owner = f", owner {r.owner}" if r.owner else ""
         yield Event(
@@ -248,16 +200,7 @@ def _keys(conn: Connection, org_id: str, before: datetime | None, limit: int) ->
             f"API key {r.redacted} created ({r.scope}{owner})",
             {"key": r.id, "redacted": r.redacted, "scope": r.scope},
         )
-    revoked = conn.execute(
-        select(api_keys)
-        .where(
-            api_keys.c.org_id == org_id,
-            api_keys.c.revoked_at.is_not(None),
-            _older(api_keys.c.revoked_at, before),
-        )
-        .order_by(api_keys.c.revoked_at.desc(), api_keys.c.id.desc())
-        .limit(limit)
-    )
+    revoked = _newest(conn, api_keys, "revoked_at", org_id, before, limit)
     for r in revoked:
         why = " (its owner left)" if not r.owner_active else ""
         yield Event(
@@ -270,12 +213,7 @@ def _keys(conn: Connection, org_id: str, before: datetime | None, limit: int) ->
 
 
 def _invoices(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    issued = conn.execute(
-        select(invoices)
-        .where(invoices.c.org_id == org_id, _older(invoices.c.issued_at, before))
-        .order_by(invoices.c.issued_at.desc(), invoices.c.id.desc())
-        .limit(limit)
-    )
+    issued = _newest(conn, invoices, "issued_at", org_id, before, limit)
     for r in issued:
         due = f", due {r.due_at:%Y-%m-%d}" if r.due_at else ""
         yield Event(
@@ -285,14 +223,7 @@ def _invoices(conn: Connection, org_id: str, before: datetime | None, limit: int
             f"Invoice {r.id} for {r.period_start:%B %Y} issued: {fmt(int(r.amount))}{due}",
             {"invoice": r.id, "amount": _dollars(r.amount)},
         )
-    paid = conn.execute(
-        select(invoices)
-        .where(
-            invoices.c.org_id == org_id, invoices.c.paid_at.is_not(None), _older(invoices.c.paid_at, before)
-        )
-        .order_by(invoices.c.paid_at.desc(), invoices.c.id.desc())
-        .limit(limit)
-    )
+    paid = _newest(conn, invoices, "paid_at", org_id, before, limit)
     for r in paid:
         yield Event(
             r.paid_at,
@@ -304,16 +235,15 @@ def _invoices(conn: Connection, org_id: str, before: datetime | None, limit: int
 
 
 def _changes(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    rows = conn.execute(
-        select(audit_log)
-        .where(
-            audit_log.c.org_id == org_id,
-            audit_log.c.outcome == "ok",
-            audit_log.c.action.in_(list(SETTINGS_ACTIONS)),
-            _older(audit_log.c.at, before),
-        )
-        .order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
-        .limit(limit)
+    rows = _newest(
+        conn,
+        audit_log,
+        "at",
+        org_id,
+        before,
+        limit,
+        audit_log.c.outcome == "ok",
+        audit_log.c.action.in_(list(SETTINGS_ACTIONS)),
     )
     for r in rows:
         before_v = json.loads(r.before) if r.before else None
@@ -371,7 +301,7 @@ def timeline(engine: Engine, org_id: str, *, before: str | None = None, limit: i
     """A page of ``org_id``'s timeline ending just before cursor ``before`` (None: now)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InputError(f"expected a whole number from 1 to {MAX_LIMIT}", "limit")
-    cursor = decode_cursor(before) if before else None
+    cursor = paging.decode(before, "before") if before else None
     until = cursor[0] if cursor else None
     with transaction(engine) as conn:
         org_row(conn, org_id)
@@ -386,4 +316,4 @@ def timeline(engine: Engine, org_id: str, *, before: str | None = None, limit: i
     page = events[:limit]
     more = len(events) > limit
     page.reverse()
-    return Page(page, encode_cursor(page[0]) if more and page else None)
+    return Page(page, paging.encode(page[0].at, page[0].key) if more and page else None)
