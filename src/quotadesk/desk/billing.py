@@ -354,6 +354,8 @@ def customer_event(event: dict[str, Any]) -> dict[str, Any]:
         summary = "Account suspended: API access and console login are blocked while it is reviewed"
     elif kind == "flag_lifted":
         summary = "Suspension lifted"
+    elif str(event.get("notice", "")).startswith("suspension_"):
+        summary = "Notice sent: account suspended"
     else:
         summary = str(event["summary"])
         cut = summary.rfind(" (by ")
@@ -504,7 +506,7 @@ def _flag(r: Any, audience: Audience) -> FlagLine:
         lifted_at=r.lifted_at,
         lifted_by=str(r.lifted_by or "") if staff else "",
         owner=owner,
-        lift_action=f"lift_flag:{kind.value}",
+        lift_action=f"lift_flag:{kind.value}" if staff else "",
     )
 
 

@@ -25,7 +25,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 
 from quotadesk import __version__
 from quotadesk.desk.billing import team_label
@@ -44,7 +44,7 @@ def desk_of(request: Request) -> Desk:
 
 
 def _ts(value: Any, pattern: str = "%Y-%m-%d %H:%M UTC") -> str:
-    if value is None or value == "":
+    if not value:  # None, "" or a missing field (jinja's Undefined)
         return ""
     if isinstance(value, str):
         try:
@@ -55,7 +55,7 @@ def _ts(value: Any, pattern: str = "%Y-%m-%d %H:%M UTC") -> str:
 
 
 def _money(value: Any) -> str:
-    return "" if value is None else fmt(int(value))
+    return "" if value is None or isinstance(value, Undefined) else fmt(int(value))
 
 
 def _words(value: Any) -> str:
