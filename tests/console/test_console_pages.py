@@ -153,7 +153,9 @@ def test_queue_filters_and_counts(support: TestClient, demo: Demo) -> None:
     old = support.get("/", params={"age": "over_24h"}).text
     new = support.get("/", params={"age": "under_24h"}).text
     assert demo.case("card_expired_or_declined") in old and demo.case("card_expired_or_declined") not in new
-    assert demo.case("retry_storm") in new and demo.case("retry_storm") not in old  # opened at the month's end
+    assert (
+        demo.case("retry_storm") in new and demo.case("retry_storm") not in old
+    )  # opened at the month's end
     assert "No case matches" in support.get("/", params={"age": "under_24h", "team": "finance"}).text
     bad = support.get("/", params={"status": "lost"})
     assert bad.status_code == 400 and "status" in bad.text
