@@ -48,11 +48,7 @@ def _sign_in(request: Request, token: str) -> Response:
         return _customer_sign_in(request, token)
     member = authenticate(desk.engine, token)
     if member is None:
-        return _page(
-            "Sign in",
-            "<h1>Sign in</h1><p role='alert'>That sign-in link or token is not valid.</p>" + _FORM,
-            status=401,
-        )
+        return _not_valid()
     value = start_session(desk.engine, member, desk.now())
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(CUSTOMER_COOKIE, path="/")
@@ -64,15 +60,19 @@ def _sign_in(request: Request, token: str) -> Response:
     return response
 
 
+def _not_valid() -> HTMLResponse:
+    return _page(
+        "Sign in",
+        "<h1>Sign in</h1><p role='alert'>That sign-in link or token is not valid.</p>" + _FORM,
+        status=401,
+    )
+
+
 def _customer_sign_in(request: Request, token: str) -> Response:
     desk = _desk(request)
     customer = authenticate_customer(desk.engine, token)
     if customer is None:
-        return _page(
-            "Sign in",
-            "<h1>Sign in</h1><p role='alert'>That sign-in link or token is not valid.</p>" + _FORM,
-            status=401,
-        )
+        return _not_valid()
     value = start_customer_session(desk.engine, customer, desk.now())
     response = RedirectResponse("/my", status_code=303)
     secure = request.url.scheme == "https"
@@ -82,7 +82,7 @@ def _customer_sign_in(request: Request, token: str) -> Response:
 
 
 _FORM = (
-    "<form method='post' action='/login'><label for='token'>Staff token</label> "
+    "<form method='post' action='/login'><label for='token'>Staff token or customer sign-in token</label> "
     "<input id='token' name='token' type='password' autocomplete='off' required> "
     "<button type='submit'>Sign in</button></form>"
 )
