@@ -52,7 +52,24 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_cmd.strip() in ci.splitlines()
     assert "ruff check" in test_cmd and "mypy" in test_cmd
-    # The main job is the demo; every sample the README names ships with the repository.
-    assert main_cmd.rstrip().endswith("quotadesk demo")
+    # The main job is the demo desk a person opens in a browser; every sample the README names ships.
+    assert main_cmd.rstrip().endswith("quotadesk serve --demo")
     shipped = re.findall(r"(examples/\S+\.json)", readme)
     assert shipped and all((ROOT / s).is_file() for s in shipped)
+
+
+def test_every_endpoint_is_documented(tmp_path: Path) -> None:
+    from quotadesk.desk.service import Desk
+    from quotadesk.store.books import Books
+    from quotadesk.web.app import create_app
+
+    books = Books.open(f"sqlite:///{tmp_path}/books.db")
+    try:
+        doc = create_app(Desk(books)).openapi()
+    finally:
+        books.close()
+    text = _docs()
+    endpoints = [f"{m.upper()} {p}" for p, item in doc["paths"].items() for m in item if m in ("get", "post", "put")]
+    assert len(endpoints) > 30
+    missing = [e for e in endpoints if f"`{e}`" not in text]
+    assert not missing, f"undocumented endpoints: {missing}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -106,4 +107,5 @@ def _demo_app(folder: Path, seed: int, host: str, port: int) -> Any:
         typer.echo(f"  sign in as {role:<17} {base}/login?token={token}")
     for org_id, token in demo.customer_tokens.items():
         typer.echo(f"  customer of {org_id:<24} {base}/login?token={token}")
+    sys.stdout.flush()  # the links must reach a pipe before the server takes over
     return create_app(demo.desk)

@@ -21,6 +21,7 @@ from typing import Any
 
 from quotadesk.errors import InputError
 from quotadesk.store.books import Books
+from quotadesk.store.db import transaction
 from quotadesk.store.export import (
     BUNDLE_VERSION,
     bundle_export,
@@ -30,6 +31,7 @@ from quotadesk.store.export import (
     price_section,
     rfc3339,
     ticket_section,
+    usage_rows,
 )
 
 JSON = dict[str, Any]
@@ -95,11 +97,13 @@ def live_bundle(
     status: JSON | None,
     status_info: JSON,
     usage_dir: str | None = None,
+    with_usage: bool = True,
 ) -> tuple[JSON, Sources]:
     """The case bundle for ``ticket`` at ``now`` and a record of its sources.
 
     ``status`` is the status page document when one was read; a document the contract's
     schema refuses is left out (and said so in the sources) rather than refusing the ticket.
+    ``with_usage`` False leaves the usage out (``attach_usage`` adds it later, when needed).
     """
     if org_id is None:
         doc: JSON = {
@@ -113,23 +117,35 @@ def live_bundle(
         doc, status_info = _checked(doc, status_info)
         return doc, Sources(False, 0, 0, status_info)
     try:
-        doc = bundle_export(books, org_id, ticket, now, provider=provider, status_page=status)
+        doc = bundle_export(
+            books, org_id, ticket, now, provider=provider, status_page=status, with_usage=False
+        )
     except InputError as exc:
         if status is None or not (exc.field or "").startswith("$.status_page"):
             raise
-        doc = bundle_export(books, org_id, ticket, now, provider=provider)
+        doc = bundle_export(books, org_id, ticket, now, provider=provider, with_usage=False)
         status_info = {**status_info, "state": "unreadable", "problem": f"{exc.field}: {exc.message}"}
-    books_rows = doc["usage"]["records"]
-    log_rows = _log_rows(usage_dir, org_id, default_usage_since(now), now)
-    if log_rows:
-        seen = {r["request_id"] for r in books_rows}
-        extra = [r for r in log_rows if r["request_id"] not in seen]
-        doc["usage"]["records"] = sorted([*books_rows, *extra], key=lambda r: (r["ts"], r["request_id"]))
-        doc["prices"] = price_section({r["model"] for r in doc["usage"]["records"]}, books.prices)
-        log_count = len(extra)
-    else:
-        log_count = 0
-    return doc, Sources(True, len(books_rows), log_count, status_info)
+    if not with_usage:
+        return doc, Sources(True, 0, 0, status_info)
+    books_rows, log_count = attach_usage(books, doc, org_id, now, usage_dir)
+    return doc, Sources(True, books_rows, log_count, status_info)
+
+
+def attach_usage(
+    books: Books, doc: JSON, org_id: str, now: datetime, usage_dir: str | None
+) -> tuple[int, int]:
+    """Add the org's usage (the books' events and the usage log's rows, one per request id) and
+    their prices to ``doc``; returns the row counts from each."""
+    since = default_usage_since(now)
+    with transaction(books.engine) as conn:
+        books_rows = usage_rows(conn, org_id, since, now)
+    log_rows = _log_rows(usage_dir, org_id, since, now)
+    seen = {r["request_id"] for r in books_rows}
+    extra = [r for r in log_rows if r["request_id"] not in seen]
+    records = sorted([*books_rows, *extra], key=lambda r: (r["ts"], r["request_id"])) if extra else books_rows
+    doc["usage"] = {"records": records}
+    doc["prices"] = price_section({r["model"] for r in records}, books.prices)
+    return len(books_rows), len(extra)
 
 
 def _checked(doc: JSON, status_info: JSON) -> tuple[JSON, JSON]:

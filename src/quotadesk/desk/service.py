@@ -17,24 +17,28 @@ from typing import Any
 
 from quotadesk.desk import cases as c
 from quotadesk.desk.clock import Clock, SystemClock
-from quotadesk.desk.intake import live_bundle
+from quotadesk.desk.intake import attach_usage, live_bundle
 from quotadesk.desk.statuspage import StatusSource
+from quotadesk.desk.usagecache import UsageCache, context_key, usage_token
 from quotadesk.errors import InputError
 from quotadesk.store.access import SYSTEM, Actor
 from quotadesk.store.books import Books
 from quotadesk.store.db import transaction
 from quotadesk.store.errors import ConflictError
+from quotadesk.store.export import default_usage_since, price_section
 from quotadesk.store.probe import access_now
+from quotadesk.triage.engine import USAGE_FROM_BUNDLE, triage_with_usage
 
 JSON = dict[str, Any]
-Triage = Callable[[JSON], JSON]
+Triage = Callable[..., tuple[JSON, Any]]
+"""``(bundle document, usage analysis or USAGE_FROM_BUNDLE) -> (result, usage analysis)``."""
 
 
-def default_triage(doc: JSON) -> JSON:
+def default_triage(doc: JSON, usage: Any = USAGE_FROM_BUNDLE) -> tuple[JSON, Any]:
     from quotadesk.triage.bundle import parse
-    from quotadesk.triage.engine import triage_bundle
 
-    return triage_bundle(parse(doc))
+    result, case = triage_with_usage(parse(doc), usage)
+    return result, case.usage
 
 
 def encode_after(row: c.CaseRow) -> str:
@@ -72,6 +76,7 @@ class Desk:
         self.usage_dir = usage_dir
         self.provider = provider
         self.run_triage = triage
+        self.usage_cache = UsageCache()
 
     @property
     def engine(self) -> Any:
@@ -83,6 +88,8 @@ class Desk:
     # ----------------------------------------------------------------- triage
 
     def _triage(self, ticket: JSON, org_id: str | None, provider: str, now: datetime) -> tuple[JSON, JSON]:
+        """Triage on a live bundle; the account's usage analysis comes from the cache when the
+        usage, keys, invoices, incidents and log excerpts are those of a recent triage."""
         read = self.status.read()
         doc, sources = live_bundle(
             self.books,
@@ -93,8 +100,24 @@ class Desk:
             status=read.document,
             status_info=read.to_json(),
             usage_dir=self.usage_dir,
+            with_usage=False,
         )
-        return self.run_triage(doc), sources.to_json()
+        info = sources.to_json()
+        if org_id is None:
+            return self.run_triage(doc)[0], info
+        token = usage_token(self.engine, org_id, default_usage_since(now), now, self.usage_dir)
+        key = (org_id, token, context_key(doc), f"{now:%Y-%m}")
+        hit, view = self.usage_cache.get(key, now)
+        if hit:
+            doc["prices"] = price_section(set(view.models) if view is not None else set(), self.books.prices)
+            result, _ = self.run_triage(doc, view)
+            info |= {"usage_rows": token[0] if isinstance(token, tuple) else None, "usage_analysis": "cached"}
+            return result, info
+        books_rows, log_rows = attach_usage(self.books, doc, org_id, now, self.usage_dir)
+        result, view = self.run_triage(doc)
+        self.usage_cache.put(key, view, now)
+        info |= {"usage_rows": books_rows, "usage_log_rows": log_rows, "usage_analysis": "fresh"}
+        return result, info
 
     # ----------------------------------------------------------------- cases
 
@@ -123,7 +146,7 @@ class Desk:
             with transaction(self.engine) as conn:
                 c.org_exists(conn, org_id)
         if bundle is not None:
-            result, sources = self.run_triage(bundle), {"account": "account" in bundle, "captured": True}
+            result, sources = self.run_triage(bundle)[0], {"account": "account" in bundle, "captured": True}
         else:
             result, sources = self._triage(stored, org_id, dialect, now)
         stored["id"] = result["ticket_id"]

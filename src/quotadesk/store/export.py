@@ -416,11 +416,13 @@ def bundle_export(
     provider: str = "generic",
     status_page: Mapping[str, Any] | None = None,
     bucket_above: int = BUCKET_ABOVE,
+    with_usage: bool = True,
 ) -> JSON:
     """A contract-v1 case bundle for ``org_id`` with ``ticket``, looked at ``as_of``.
 
     ``books_or_engine`` is a ``Books`` (its price and tier tables are used) or an ``Engine``
-    (the default tables). ``ticket`` needs ``body``; ``id``, ``received_at`` (default
+    (the default tables). ``with_usage`` False leaves ``usage.records`` empty (a caller that
+    has the usage analysed already). ``ticket`` needs ``body``; ``id``, ``received_at`` (default
     ``as_of``), ``subject`` and ``attachments`` are filled in when missing. Unknown org:
     ``NotFoundError``; bad ticket or time: ``InputError`` naming the field.
     """
@@ -444,7 +446,7 @@ def bundle_export(
     with transaction(source.engine) as conn:
         org = load_organization(conn, org_id)
         doc["account"] = account_section(conn, org, as_of, source.tiers)
-        records = usage_rows(conn, org_id, since, as_of, bucket_above=bucket_above)
+        records = usage_rows(conn, org_id, since, as_of, bucket_above=bucket_above) if with_usage else []
     doc["prices"] = price_section({r["model"] for r in records}, source.prices)
     doc["usage"] = {"records": records}
     check_bundle(doc)

@@ -248,6 +248,7 @@ Index("ix_audit_log_org_at", audit_log.c.org_id, audit_log.c.at)
 Index("ix_payments_org_at", payments.c.org_id, payments.c.at)
 Index("ix_notices_org_at", notices.c.org_id, notices.c.at)
 Index("ix_credit_grants_org_granted", credit_grants.c.org_id, credit_grants.c.granted_at)
+Index("ix_credit_grants_org_expired", credit_grants.c.org_id, credit_grants.c.expired_at)
 Index("ix_flags_org_at", flags.c.org_id, flags.c.at)
 
 ledger_accounts = Table(
@@ -366,6 +367,7 @@ cases = Table(
 )
 Index("ix_cases_team_status_created", cases.c.team, cases.c.status, cases.c.created_at)
 Index("ix_cases_status_created", cases.c.status, cases.c.created_at)
+Index("ix_cases_created", cases.c.created_at, cases.c.id)
 
 case_events = Table(
     "case_events",

@@ -119,10 +119,18 @@ def _usage_view(
     return usage_view(b, incidents, log_text)
 
 
-def build_case(b: Bundle) -> Case:
+USAGE_FROM_BUNDLE: Any = object()
+"""``build_case``'s default: analyse the bundle's own usage records."""
+
+
+def build_case(b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE) -> Case:
+    """The case the tree decides on. ``usage`` is the analysis of the account's usage when the
+    caller already has it (the desk keeps it per account and snapshot of the usage, since the
+    analysis costs far more than the rest of a triage); by default the bundle's records are read."""
     ticket = _ticket_view(b)
     active, recent = _incidents(b)
-    usage = _usage_view(b, active + recent, ticket.log_text)
+    if usage is USAGE_FROM_BUNDLE:
+        usage = _usage_view(b, active + recent, ticket.log_text)
     facts = None
     rp = None
     if b.account is not None:
@@ -179,6 +187,12 @@ def result_of(case: Case, dx: Diagnosis) -> dict[str, Any]:
 def triage_bundle(b: Bundle) -> dict[str, Any]:
     case = build_case(b)
     return result_of(case, diagnose(case))
+
+
+def triage_with_usage(b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE) -> tuple[dict[str, Any], Case]:
+    """``triage_bundle`` with the usage analysis given (or computed), returning the case too."""
+    case = build_case(b, usage)
+    return result_of(case, diagnose(case)), case
 
 
 def triage_file(path: Path) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def upgrade() -> None:
     op.create_index("ix_payments_org_at", "payments", ["org_id", "at"], unique=False)
     op.create_index("ix_notices_org_at", "notices", ["org_id", "at"], unique=False)
     op.create_index("ix_credit_grants_org_granted", "credit_grants", ["org_id", "granted_at"], unique=False)
+    op.create_index("ix_credit_grants_org_expired", "credit_grants", ["org_id", "expired_at"], unique=False)
     op.create_index("ix_flags_org_at", "flags", ["org_id", "at"], unique=False)
     op.create_table(
         "staff",
@@ -86,6 +87,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_cases_org_id"), "cases", ["org_id"], unique=False)
     op.create_index("ix_cases_team_status_created", "cases", ["team", "status", "created_at"], unique=False)
     op.create_index("ix_cases_status_created", "cases", ["status", "created_at"], unique=False)
+    op.create_index("ix_cases_created", "cases", ["created_at", "id"], unique=False)
     op.create_table(
         "case_events",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
@@ -106,6 +108,7 @@ def downgrade() -> None:
     _append_only("case_events", create=False)
     op.drop_index(op.f("ix_case_events_case_id"), table_name="case_events")
     op.drop_table("case_events")
+    op.drop_index("ix_cases_created", table_name="cases")
     op.drop_index("ix_cases_status_created", table_name="cases")
     op.drop_index("ix_cases_team_status_created", table_name="cases")
     op.drop_index(op.f("ix_cases_org_id"), table_name="cases")
@@ -114,6 +117,7 @@ def downgrade() -> None:
     op.drop_table("sessions")
     op.drop_table("staff")
     op.drop_index("ix_flags_org_at", table_name="flags")
+    op.drop_index("ix_credit_grants_org_expired", table_name="credit_grants")
     op.drop_index("ix_credit_grants_org_granted", table_name="credit_grants")
     op.drop_index("ix_notices_org_at", table_name="notices")
     op.drop_index("ix_payments_org_at", table_name="payments")
