@@ -153,10 +153,17 @@ def _register_desk() -> None:
     register(app)
 
 
+def _register_customer() -> None:
+    from quotadesk.cli.customers import customer_app
+
+    app.add_typer(customer_app, name="customer")
+
+
 _register_books()
 _register_usage()
 _register_sim()
 _register_desk()
+_register_customer()
 
 
 def main() -> None:

@@ -105,5 +105,7 @@ def _demo_app(folder: Path, seed: int, host: str, port: int) -> Any:
     typer.echo(f"simulated month {demo.start} to {demo.end}; the desk's clock starts at {demo.end}")
     for role, token in demo.tokens.items():
         typer.echo(f"  sign in as {role:<17} {base}/login?token={token}")
+    for org_id, token in demo.customer_tokens.items():
+        typer.echo(f"  customer of {org_id:<24} {base}/login?token={token}")
     sys.stdout.flush()  # the links must reach a pipe before the server takes over
     return create_app(demo.desk)

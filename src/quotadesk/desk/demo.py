@@ -9,13 +9,14 @@ end of the month. The desk's clock starts at the end of the month and runs at th
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from quotadesk.desk.clock import OffsetClock
 from quotadesk.desk.service import Desk
 from quotadesk.desk.statuspage import StatusSource
 from quotadesk.store.access import STAFF_ROLES, SYSTEM, Actor, Role
+from quotadesk.store.customers import add_customer
 from quotadesk.store.staff import add_staff
 
 DEMO_STAFF = {
@@ -39,6 +40,8 @@ class DemoDesk:
     organizations: int
     start: str
     end: str
+    customer_tokens: dict[str, str] = field(default_factory=dict)
+    """A customer sign-in per organization with a ticket (org id → token), for the customer's view."""
 
 
 def load_demo(folder: Path, seed: int = 1) -> DemoDesk:
@@ -65,6 +68,9 @@ def load_demo(folder: Path, seed: int = 1) -> DemoDesk:
     tokens = {}
     for role in STAFF_ROLES:
         tokens[role.value] = add_staff(books.engine, SYSTEM, world.end, DEMO_STAFF[role], role).token
+    customers = {}
+    for org_id in sorted({c.org_id for c in world.cases if c.bundle is not None and c.org_id}):
+        customers[org_id] = add_customer(books.engine, SYSTEM, world.end, org_id, f"owner of {org_id}").token
     return DemoDesk(
         desk=desk,
         tokens=tokens,
@@ -72,4 +78,5 @@ def load_demo(folder: Path, seed: int = 1) -> DemoDesk:
         organizations=len(world.orgs),
         start=f"{world.daily_from:%Y-%m-%d}",
         end=f"{world.end:%Y-%m-%d %H:%M} UTC",
+        customer_tokens=customers,
     )

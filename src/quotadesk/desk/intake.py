@@ -158,3 +158,21 @@ def _checked(doc: JSON, status_info: JSON) -> tuple[JSON, JSON]:
         status_info = {**status_info, "state": "unreadable", "problem": f"{exc.field}: {exc.message}"}
         check_bundle(doc)
     return doc, status_info
+
+
+def usage_records(
+    books: Books, org_id: str, since: datetime, until: datetime, usage_dir: str | None = None
+) -> list[JSON]:
+    """The org's usage in ``[since, until]`` as contract rows, from both places it lives: the
+    books' metered events, then what the usage log adds (one row per request id)."""
+    from quotadesk.store.db import transaction
+    from quotadesk.store.export import usage_rows
+
+    with transaction(books.engine) as conn:
+        rows = usage_rows(conn, org_id, since, until)
+    log_rows = _log_rows(usage_dir, org_id, since, until)
+    if not log_rows:
+        return rows
+    seen = {r["request_id"] for r in rows}
+    extra = [r for r in log_rows if r["request_id"] not in seen]
+    return sorted([*rows, *extra], key=lambda r: (r["ts"], r["request_id"]))

@@ -118,6 +118,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "resolve_case": _STAFF,
     "read_audit": frozenset({_A, _X, _F}),
     "manage_staff": frozenset({_A, _Y}),
+    "manage_customers": frozenset({_A, _Y}),  # a customer's own sign-in to the console
 }
 """Action → roles allowed: the runbook's table of who may do what, enforced on every call.
 

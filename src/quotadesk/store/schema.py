@@ -382,3 +382,26 @@ case_events = Table(
 )
 
 APPEND_ONLY = ("ledger_transactions", "ledger_postings", "usage_events", "audit_log", "case_events")
+
+# ------------------------------------------------------------------------------ the customers
+
+customer_users = Table(
+    "customer_users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(64), ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the token, shown once
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+customer_sessions = Table(
+    "customer_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # SHA-256 of the cookie value
+    Column("customer_id", String(64), ForeignKey("customer_users.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+)

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quotadesk import __version__, settings
 from quotadesk.desk.service import Desk
-from quotadesk.web import api_cases, api_desk, api_orgs, errors, pages
+from quotadesk.web import api_cases, api_desk, api_orgs, console, errors, pages
 
 
 class BodyLimit:
@@ -111,6 +111,7 @@ def create_app(desk: Desk, *, max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(api_cases.router)
     app.include_router(api_desk.router)
     app.include_router(pages.router)
+    console.install(app)
     _honest_openapi(app)
     limit = max_body_bytes if max_body_bytes is not None else int(settings.get("max_body_bytes"))
     app.add_middleware(BodyLimit, limit=limit)

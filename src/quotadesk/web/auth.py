@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from quotadesk.store.staff import StaffMember, authenticate, session_member
 
 SESSION_COOKIE = "qd_session"
+CUSTOMER_COOKIE = "qd_customer"  # a customer's console session (store.customers): never accepted here
 CSRF_COOKIE = "qd_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
