@@ -23,7 +23,13 @@ def test_failed_payment_then_ticket_gives_the_declined_card_note(world: World) -
     add_contact(world.books.engine, SYSTEM, NOW, org, "domain", "acme.io")
 
     pi, ch = "pi_3MtwBwLkdIwHu7ix28a3tqPa", "ch_3MtwBwLkdIwHu7ix2nS5qzN1"
-    r = world.stripe(event("payment_intent.payment_failed", payment_intent_failed(pi, ch, decline="generic_decline"), eid="evt_1"))
+    r = world.stripe(
+        event(
+            "payment_intent.payment_failed",
+            payment_intent_failed(pi, ch, decline="generic_decline"),
+            eid="evt_1",
+        )
+    )
     assert r.status_code == 200 and r.json()["outcome"] == "applied", r.text
     r = world.stripe(event("charge.failed", charge_failed(pi, ch, reason="generic_decline"), eid="evt_2"))
     assert r.status_code == 200, r.text

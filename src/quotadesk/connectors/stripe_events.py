@@ -52,7 +52,14 @@ from quotadesk.store import ledger
 from quotadesk.store.access import Actor, Role, audit
 from quotadesk.store.payments import finish_charge, insert_grant
 from quotadesk.store.processor import ChargeResult, expired
-from quotadesk.store.schema import connector_state, invoices, organizations, payment_methods, payments
+from quotadesk.store.schema import (
+    connector_state,
+    invoices,
+    notices,
+    organizations,
+    payment_methods,
+    payments,
+)
 from quotadesk.store.values import add_notice, new_id
 
 JSON = dict[str, Any]
@@ -367,6 +374,8 @@ def _failed(
                 values[name] = value
         if code and not row.failure_code:
             values["failure_code"] = code
+        if att.at < row.at:
+            values["at"] = att.at  # the attempt's time is the earliest any event gives for it
         if invoice_id and not row.invoice_id:
             values |= {"invoice_id": invoice_id, "purpose": PaymentPurpose.INVOICE.value}
         if not row.payment_method_id and att.card_token:
@@ -420,13 +429,19 @@ def _failed(
         org_id,
         kind,
         row.at,
-        dedupe_key=f"stripe_failed:{att.ref}",
+        dedupe_key=f"stripe_failed:{pay_id}",
         payment=pay_id,
         failure_code=row.failure_code,
         decline_code=row.decline_code,
         advice_code=row.advice_code,
     ):
         changes.append(f"notice {kind.value}")
+    else:  # the notice says when the attempt failed: the earliest time any event gave
+        conn.execute(
+            update(notices)
+            .where(notices.c.dedupe_key == f"stripe_failed:{pay_id}", notices.c.at > row.at)
+            .values(at=row.at)
+        )
     changes.extend(_card_status(conn, row.payment_method_id))
     if changes:
         audit(
@@ -459,6 +474,7 @@ def _succeeded(conn: Connection, org_id: str, att: Attempt, now: datetime) -> Ap
     if att.cents <= 0:
         return Applied("ignored", org_id, reason="a payment of nothing")
     purpose = _purpose(att, None)
+    _card(conn, org_id, att.card_token, att.card, att.at, details=False)
     pm_id = _pm_id(conn, org_id, att.card_token) if att.card_token else None
     pay_id = new_id("pay")
     nanos = att.cents * NANOS_PER_CENT
@@ -684,8 +700,9 @@ def _card(
 ) -> str | None:
     """Keep the card Stripe describes (by its ``pm_…``/``card_…`` id); returns what changed.
 
-    ``details`` False: only make sure the card exists (a charge's copy of the card does not
-    update the card's own details, which its own events do)."""
+    ``details`` False: a charge's copy of the card; it makes sure the card exists (and fills
+    what is blank) but does not update the card's details, which the card's own events do,
+    in the order of their time (an older one arriving late is ignored)."""
     if not token:
         return None
     existing = conn.execute(
@@ -695,19 +712,13 @@ def _card(
     ).first()
     card = card or {}
     month, year = _int(card.get("exp_month")), _int(card.get("exp_year"))
+    last4 = str(card.get("last4") or "")[-4:]
     if existing is None:
-        if not card:
-            return None
         has_default = conn.execute(
             select(payment_methods.c.id).where(
                 payment_methods.c.org_id == org_id, payment_methods.c.is_default.is_(True)
             )
         ).first()
-        status = (
-            PaymentMethodStatus.EXPIRED
-            if month and year and expired(month, year, at)
-            else PaymentMethodStatus.VALID
-        )
         pm_id = new_id("pm")
         conn.execute(
             insert(payment_methods).values(
@@ -715,37 +726,31 @@ def _card(
                 org_id=org_id,
                 processor_token=token,
                 brand=str(card.get("brand") or "")[:32].lower(),
-                last4=str(card.get("last4") or "")[-4:],
+                last4=last4,
                 exp_month=month,
                 exp_year=year,
-                status=status.value,
+                status=PaymentMethodStatus.VALID.value,
                 is_default=has_default is None,
                 created_at=at,
             )
         )
-        _mark(conn, token, at)
+        if details and card:
+            _mark(conn, token, at, changed=False)
+        _card_status(conn, pm_id)
         return f"card {pm_id} added"
-    if not details or not card or not _newer(conn, token, at):
-        return None
     values: JSON = {}
-    for name, value in (("exp_month", month), ("exp_year", year)):
-        if value is not None and value != existing._mapping[name]:
-            values[name] = value
-    last4 = str(card.get("last4") or "")[-4:]
-    if last4 and last4 != existing.last4:
-        values["last4"] = last4
-    m, y = values.get("exp_month", existing.exp_month), values.get("exp_year", existing.exp_year)
-    if m and y and expired(int(m), int(y), at):
-        values["status"] = PaymentMethodStatus.EXPIRED.value
-    elif values and existing.status in (
-        PaymentMethodStatus.EXPIRED.value,
-        PaymentMethodStatus.DECLINED.value,
-    ):
-        values["status"] = PaymentMethodStatus.VALID.value  # a new expiry or number: the card was updated
-    _mark(conn, token, at)
-    if not values or all(existing._mapping[k] == v for k, v in values.items()):
+    if not existing.last4 and last4:  # a card first seen without its details
+        values = {"brand": str(card.get("brand") or "")[:32].lower(), "last4": last4}
+        values |= {k: v for k, v in (("exp_month", month), ("exp_year", year)) if v is not None}
+    elif details and card and _newer(conn, token, at):
+        for name, value in (("exp_month", month), ("exp_year", year), ("last4", last4 or None)):
+            if value is not None and value != existing._mapping[name]:
+                values[name] = value
+        _mark(conn, token, at, changed=bool(values))
+    if not values:
         return None
     conn.execute(update(payment_methods).where(payment_methods.c.id == existing.id).values(**values))
+    _card_status(conn, existing.id)
     audit(
         conn,
         STRIPE,
@@ -767,15 +772,24 @@ def _state_key(token: str) -> str:
     return f"stripe_card:{token}"
 
 
-def _newer(conn: Connection, token: str, at: datetime) -> bool:
+def _state(conn: Connection, token: str) -> JSON:
     value = conn.execute(
         select(connector_state.c.value).where(connector_state.c.name == _state_key(token))
     ).scalar()
-    return value is None or at.timestamp() >= float(json.loads(value)["at"])
+    return dict(json.loads(value)) if value else {}
 
 
-def _mark(conn: Connection, token: str, at: datetime) -> None:
-    value = json.dumps({"at": at.timestamp()})
+def _newer(conn: Connection, token: str, at: datetime) -> bool:
+    seen = _state(conn, token).get("at")
+    return seen is None or at.timestamp() >= float(seen)
+
+
+def _mark(conn: Connection, token: str, at: datetime, *, changed: bool) -> None:
+    state = _state(conn, token)
+    state["at"] = at.timestamp()
+    if changed:
+        state["changed_at"] = at.timestamp()
+    value = json.dumps(state)
     done = conn.execute(
         update(connector_state)
         .where(connector_state.c.name == _state_key(token))
@@ -786,26 +800,33 @@ def _mark(conn: Connection, token: str, at: datetime) -> None:
 
 
 def _card_status(conn: Connection, pm_id: str | None) -> list[str]:
-    """The card's status from its latest attempt by time (order of arrival does not matter)."""
+    """The card's status from what happened to it last, by Stripe's time: its latest attempt
+    (a success: valid; a decline or expiry: so marked) or a change of its details (a new
+    expiry or number: valid again); and expired when its expiry is past by then."""
     if not pm_id:
         return []
+    card = conn.execute(select(payment_methods).where(payment_methods.c.id == pm_id)).one()
+    happened: list[tuple[float, str]] = []
     latest = conn.execute(
-        select(payments.c.status, payments.c.failure_code)
+        select(payments.c.at, payments.c.status, payments.c.failure_code)
         .where(payments.c.payment_method_id == pm_id, payments.c.status != PaymentStatus.PENDING.value)
         .order_by(payments.c.at.desc(), payments.c.id.desc())
         .limit(1)
     ).first()
-    if latest is None:
-        return []
-    card = conn.execute(select(payment_methods).where(payment_methods.c.id == pm_id)).one()
-    if latest.status == PaymentStatus.SUCCEEDED.value:
-        status = PaymentMethodStatus.VALID.value
-    elif latest.failure_code == "expired_card":
-        status = PaymentMethodStatus.EXPIRED.value
-    elif latest.failure_code in ("card_declined", "insufficient_funds"):
-        status = PaymentMethodStatus.DECLINED.value
-    else:
-        return []
+    if latest is not None:
+        if latest.status == PaymentStatus.SUCCEEDED.value:
+            happened.append((latest.at.timestamp(), PaymentMethodStatus.VALID.value))
+        elif latest.failure_code == "expired_card":
+            happened.append((latest.at.timestamp(), PaymentMethodStatus.EXPIRED.value))
+        elif latest.failure_code in ("card_declined", "insufficient_funds"):
+            happened.append((latest.at.timestamp(), PaymentMethodStatus.DECLINED.value))
+    changed = _state(conn, card.processor_token).get("changed_at")
+    if changed is not None:
+        happened.append((float(changed), PaymentMethodStatus.VALID.value))
+    when, status = max(happened) if happened else (card.created_at.timestamp(), card.status)
+    if status != PaymentMethodStatus.DECLINED.value and card.exp_month and card.exp_year:
+        if expired(int(card.exp_month), int(card.exp_year), datetime.fromtimestamp(when, UTC)):
+            status = PaymentMethodStatus.EXPIRED.value
     if status == card.status:
         return []
     conn.execute(update(payment_methods).where(payment_methods.c.id == pm_id).values(status=status))
