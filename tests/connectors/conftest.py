@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 import stripe
 from fastapi.testclient import TestClient
-from .fakes import FakeDesk, FakeServer, FakeStatusPage
-from .payloads import CUS, NOW, dumps
 
 from quotadesk.connectors.runtime import Config, Connectors
 from quotadesk.desk.clock import FixedClock
@@ -21,6 +19,9 @@ from quotadesk.desk.service import Desk
 from quotadesk.store.access import SYSTEM
 from quotadesk.store.books import Books
 from quotadesk.web.app import create_app
+
+from .fakes import FakeDesk, FakeServer, FakeStatusPage
+from .payloads import CUS, NOW, dumps
 
 WALL = 1_790_000_000.0  # the receiver's clock for signature windows (a fixed "real" time)
 STRIPE_SECRET = "whsec_test_5iYxhKZ0JjVQ2eD8qJ"

@@ -3,8 +3,9 @@ a ticket opened through a help-desk webhook, the declined-card diagnosis in the 
 
 from __future__ import annotations
 
-from quotadesk.store.staff import add_staff
 from quotadesk.store.access import SYSTEM, Role
+from quotadesk.store.staff import add_staff
+
 from .conftest import World
 from .payloads import CUS, NOW, charge_failed, event, payment_intent_failed, zammad_ticket
 

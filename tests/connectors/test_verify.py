@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from quotadesk.connectors.verify import SCHEMES, SignatureError, secrets_of, sign, verify, QUOTADESK
+from quotadesk.connectors.verify import QUOTADESK, SCHEMES, SignatureError, secrets_of, sign, verify
 
 from .conftest import SECRETS, STRIPE_SECRET, WALL, sign_desk
 

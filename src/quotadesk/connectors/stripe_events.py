@@ -824,9 +824,11 @@ def _card_status(conn: Connection, pm_id: str | None) -> list[str]:
     if changed is not None:
         happened.append((float(changed), PaymentMethodStatus.VALID.value))
     when, status = max(happened) if happened else (card.created_at.timestamp(), card.status)
-    if status != PaymentMethodStatus.DECLINED.value and card.exp_month and card.exp_year:
-        if expired(int(card.exp_month), int(card.exp_year), datetime.fromtimestamp(when, UTC)):
-            status = PaymentMethodStatus.EXPIRED.value
+    past_expiry = bool(card.exp_month and card.exp_year) and expired(
+        int(card.exp_month or 0), int(card.exp_year or 0), datetime.fromtimestamp(when, UTC)
+    )
+    if status != PaymentMethodStatus.DECLINED.value and past_expiry:
+        status = PaymentMethodStatus.EXPIRED.value
     if status == card.status:
         return []
     conn.execute(update(payment_methods).where(payment_methods.c.id == pm_id).values(status=status))
