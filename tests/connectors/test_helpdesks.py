@@ -118,7 +118,7 @@ def test_malformed_payloads_are_400_naming_the_field(world: World, name: str) ->
 @pytest.mark.parametrize("name", DESKS)
 def test_the_customer_writing_again_retriages_and_our_echo_is_skipped(world: World, name: str) -> None:
     world.org()
-    make, ticket = NEW[name]
+    make, _ = NEW[name]
     case_id = world.hook(name, make(), delivery="dlv-1").json()["case_id"]
     if name in ECHO:
         echo = world.hook(name, ECHO[name](), delivery="dlv-echo")

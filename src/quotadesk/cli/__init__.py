@@ -153,10 +153,18 @@ def _register_desk() -> None:
     register(app)
 
 
+def _register_connectors() -> None:
+    from quotadesk.cli.connectors import connectors_app, contact_app
+
+    app.add_typer(connectors_app, name="connectors")
+    app.add_typer(contact_app, name="contact")
+
+
 _register_books()
 _register_usage()
 _register_sim()
 _register_desk()
+_register_connectors()
 
 
 def main() -> None:

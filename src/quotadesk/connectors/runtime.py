@@ -124,6 +124,12 @@ class Connectors:
         self.status = LiveStatus.from_config(desk, self.config, transport=transport)
         if self.status is not None:
             desk.status = self.status
+        if self.config.get("stripe_api_key"):
+            from quotadesk.connectors.stripe_processor import StripeProcessor
+
+            desk.books.processor = StripeProcessor(
+                self.config.get("stripe_api_key"), timeout=self.config.number("outbound_timeout_seconds")
+            )
         self.alerts = Alerts(desk, self.config, self.outbox, transport=transport, smtp=smtp)
         self._started = False
 
