@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
-import threading
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from email.message import EmailMessage
@@ -27,14 +26,15 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import httpx
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 
+from quotadesk.connectors.background import Loop, get_state, put_state
 from quotadesk.connectors.outbound import OutboundError
 from quotadesk.connectors.outbox import Item, Outbox, enqueue
 from quotadesk.connectors.verify import QUOTADESK, sign
 from quotadesk.desk.service import Desk
 from quotadesk.store.db import transaction
-from quotadesk.store.schema import connector_state, notices, org_contacts, organizations
+from quotadesk.store.schema import notices, org_contacts, organizations
 
 log = logging.getLogger("quotadesk.connectors")
 CURSOR = "alerts:notices"
@@ -113,8 +113,7 @@ class Alerts:
         self.webhook_url = config.get("alerts_webhook_url")
         self.webhook_secret = config.get("alerts_webhook_secret")
         self.transport = transport
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop("quotadesk-alerts", self.dispatch, 5.0)
         if self.smtp is not None:
             outbox.register("email", self.send_email)
         if self.webhook_url:
@@ -131,16 +130,14 @@ class Alerts:
         now = self.desk.now()
         queued = 0
         with transaction(self.desk.engine) as conn:
-            value = conn.execute(
-                select(connector_state.c.value).where(connector_state.c.name == CURSOR)
-            ).scalar()
-            if value is None:
+            value = get_state(conn, CURSOR)
+            if not value:
                 start = conn.execute(
                     select(func.max(notices.c.id)).where(notices.c.at < now - FIRST_LOOKBACK)
                 ).scalar()
                 cursor = int(start or 0)
             else:
-                cursor = int(json.loads(value)["after"])
+                cursor = int(value["after"])
             rows = conn.execute(
                 select(notices, organizations.c.name)
                 .join(organizations, organizations.c.id == notices.c.org_id)
@@ -175,14 +172,7 @@ class Alerts:
                         "detail": detail,
                     }
                     queued += enqueue(conn, "webhook", f"alert:{r.id}:webhook", event, now, org_id=r.org_id)
-            state = json.dumps({"after": cursor})
-            done = conn.execute(
-                update(connector_state)
-                .where(connector_state.c.name == CURSOR)
-                .values(value=state, updated_at=now)
-            )
-            if not done.rowcount:
-                conn.execute(insert(connector_state).values(name=CURSOR, value=state, updated_at=now))
+            put_state(conn, CURSOR, {"after": cursor}, now)
         return queued
 
     def send_email(self, item: Item) -> str:
@@ -232,24 +222,9 @@ class Alerts:
             raise OutboundError(f"POST alert webhook: HTTP {response.status_code}", retry=retry)
         return f"HTTP {response.status_code}"
 
-    def start(self, interval: float = 5.0) -> None:
-        if not self.enabled or self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.dispatch()
-                except Exception:
-                    log.exception("alert dispatch failed")
-                self._stop.wait(interval)
-
-        self._thread = threading.Thread(target=loop, name="quotadesk-alerts", daemon=True)
-        self._thread.start()
+    def start(self) -> None:
+        if self.enabled:
+            self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)

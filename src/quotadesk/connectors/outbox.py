@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
 
+from quotadesk.connectors.background import Loop
 from quotadesk.connectors.outbound import OutboundError
 from quotadesk.store.db import transaction
 from quotadesk.store.errors import ConflictError
@@ -104,8 +104,7 @@ class Outbox:
         self.clock = clock
         self.max_attempts = max_attempts
         self.senders: dict[str, Sender] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop("quotadesk-outbox", self.run_due, 2.0)
 
     def register(self, channel: str, sender: Sender) -> None:
         self.senders[channel] = sender
@@ -139,7 +138,7 @@ class Outbox:
     def run_due(self, limit: int = 100) -> int:
         """Send what is due now (at most ``limit`` rows); returns how many were attempted."""
         done = 0
-        while done < limit and not self._stop.is_set():
+        while done < limit and not self._loop.stopping.is_set():
             now = self.clock()
             item = self._claim(now)
             if item is None:
@@ -191,27 +190,12 @@ class Outbox:
     # -------------------------------------------------------------- the background worker
 
     def start(self, interval: float = 2.0) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.run_due()
-                except Exception:
-                    log.exception("outbox worker pass failed")
-                self._stop.wait(interval)
-
-        self._thread = threading.Thread(target=loop, name="quotadesk-outbox", daemon=True)
-        self._thread.start()
+        self._loop.interval = interval
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the call in flight (a claimed row not finished is retried after its lease)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)
 
 
 def rows(engine: Engine, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -20,18 +20,18 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import insert, or_, select, update
 
+from quotadesk.connectors.background import Loop, get_state, put_state
 from quotadesk.desk.service import Desk
 from quotadesk.desk.statuspage import MAX_BYTES, StatusRead, StatusSource
 from quotadesk.store.access import SYSTEM
 from quotadesk.store.db import transaction
-from quotadesk.store.schema import cases, connector_state, status_incidents
+from quotadesk.store.schema import cases, status_incidents
 
 log = logging.getLogger("quotadesk.connectors")
 
@@ -98,8 +98,7 @@ class LiveStatus(StatusSource):
         self.interval = interval
         self.stale_after = timedelta(seconds=stale_after)
         self.http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=True)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = Loop("quotadesk-status", self.poll, interval)
 
     @classmethod
     def from_config(
@@ -122,25 +121,11 @@ class LiveStatus(StatusSource):
 
     def _state(self, url: str) -> dict[str, Any]:
         with transaction(self.desk.engine) as conn:
-            value = conn.execute(
-                select(connector_state.c.value).where(connector_state.c.name == f"status:{url}")
-            ).scalar()
-        return json.loads(value) if value else {}
+            return get_state(conn, f"status:{url}")
 
     def _save(self, url: str, state: dict[str, Any]) -> None:
-        now = self.desk.now()
         with transaction(self.desk.engine) as conn:
-            done = conn.execute(
-                update(connector_state)
-                .where(connector_state.c.name == f"status:{url}")
-                .values(value=json.dumps(state), updated_at=now)
-            )
-            if not done.rowcount:
-                conn.execute(
-                    insert(connector_state).values(
-                        name=f"status:{url}", value=json.dumps(state), updated_at=now
-                    )
-                )
+            put_state(conn, f"status:{url}", state, self.desk.now())
 
     # ------------------------------------------------------------------ polling
 
@@ -320,23 +305,7 @@ class LiveStatus(StatusSource):
     # ------------------------------------------------------------------ the thread
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.poll()
-                except Exception:
-                    log.exception("status poll failed")
-                self._stop.wait(self.interval)
-
-        self._thread = threading.Thread(target=loop, name="quotadesk-status", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._loop.stop(timeout)

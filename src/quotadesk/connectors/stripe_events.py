@@ -31,7 +31,6 @@ delivery log.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,12 +47,12 @@ from quotadesk.billing.model import (
     PaymentPurpose,
     PaymentStatus,
 )
+from quotadesk.connectors.background import get_state, put_state
 from quotadesk.store import ledger
 from quotadesk.store.access import Actor, Role, audit
 from quotadesk.store.payments import finish_charge, insert_grant
 from quotadesk.store.processor import ChargeResult, expired
 from quotadesk.store.schema import (
-    connector_state,
     invoices,
     notices,
     organizations,
@@ -773,10 +772,7 @@ def _state_key(token: str) -> str:
 
 
 def _state(conn: Connection, token: str) -> JSON:
-    value = conn.execute(
-        select(connector_state.c.value).where(connector_state.c.name == _state_key(token))
-    ).scalar()
-    return dict(json.loads(value)) if value else {}
+    return get_state(conn, _state_key(token))
 
 
 def _newer(conn: Connection, token: str, at: datetime) -> bool:
@@ -789,14 +785,7 @@ def _mark(conn: Connection, token: str, at: datetime, *, changed: bool) -> None:
     state["at"] = at.timestamp()
     if changed:
         state["changed_at"] = at.timestamp()
-    value = json.dumps(state)
-    done = conn.execute(
-        update(connector_state)
-        .where(connector_state.c.name == _state_key(token))
-        .values(value=value, updated_at=at)
-    )
-    if not done.rowcount:
-        conn.execute(insert(connector_state).values(name=_state_key(token), value=value, updated_at=at))
+    put_state(conn, _state_key(token), state, at)
 
 
 def _card_status(conn: Connection, pm_id: str | None) -> list[str]:
