@@ -59,6 +59,83 @@ SETTINGS: dict[str, Setting] = {
             "1048576",
             "Largest request body the desk service accepts (bytes); larger is 413.",
         ),
+        # ------------------------------------------------------------------ connectors (docs/connectors.md)
+        Setting(
+            "stripe_webhook_secret",
+            "",
+            "Signing secret of the Stripe webhook endpoint (whsec_...); several, comma-separated, while one"
+            " is rotated. Empty: POST /hooks/stripe refuses every delivery.",
+        ),
+        Setting(
+            "stripe_api_key",
+            "",
+            "Stripe secret key (sk_...) for charging top-ups and auto-recharge through Stripe; empty: the"
+            " built-in test processor charges (Stripe's test cards, no network).",
+        ),
+        Setting("zammad_webhook_secret", "", "Signature token of the Zammad webhook (X-Hub-Signature, HMAC-SHA1)."),
+        Setting("zammad_url", "", "Base URL of the Zammad instance the internal notes are written to."),
+        Setting("zammad_token", "", "Zammad API token (Authorization: Token token=...) of the agent writing notes."),
+        Setting("zammad_org_field", "", "Zammad ticket attribute holding the quotadesk organization id, if any."),
+        Setting("zammad_groups", "", "Route to Zammad group, e.g. billing_team=Billing,finance=Finance."),
+        Setting("zendesk_webhook_secret", "", "Signing secret of the Zendesk webhook (base64 HMAC-SHA256)."),
+        Setting("zendesk_url", "", "Base URL of the Zendesk account, e.g. https://acme.zendesk.com."),
+        Setting("zendesk_email", "", "Email of the Zendesk agent whose API token writes the private comments."),
+        Setting("zendesk_token", "", "Zendesk API token of that agent."),
+        Setting("zendesk_org_field", "", "Zendesk ticket field id holding the organization id (the trigger sends it)."),
+        Setting("zendesk_groups", "", "Route to Zendesk group id, e.g. billing_team=360001,finance=360002."),
+        Setting(
+            "freshdesk_webhook_secret",
+            "",
+            "Shared secret Freshdesk's rule sends (?secret= in the URL or the X-Quotadesk-Secret header).",
+        ),
+        Setting("freshdesk_url", "", "Base URL of the Freshdesk helpdesk, e.g. https://acme.freshdesk.com."),
+        Setting("freshdesk_api_key", "", "Freshdesk API key of the agent writing private notes."),
+        Setting("freshdesk_org_field", "", "Freshdesk custom ticket field (cf_...) holding the organization id."),
+        Setting("freshdesk_groups", "", "Route to Freshdesk group id, e.g. billing_team=43000123."),
+        Setting("chatwoot_webhook_secret", "", "Secret of the Chatwoot webhook (X-Chatwoot-Signature, HMAC-SHA256)."),
+        Setting("chatwoot_url", "", "Base URL of the Chatwoot installation."),
+        Setting("chatwoot_token", "", "Chatwoot access token (api_access_token) of the agent or bot writing notes."),
+        Setting("chatwoot_account_id", "", "Chatwoot account id the conversations belong to."),
+        Setting("chatwoot_org_field", "", "Chatwoot custom attribute (conversation or contact) holding the org id."),
+        Setting("chatwoot_teams", "", "Route to Chatwoot team id, e.g. billing_team=3,finance=4."),
+        Setting(
+            "helpdesk_tag_prefix",
+            "",
+            "When set, each note also tags the ticket with the incident, e.g. quotadesk_ gives"
+            " quotadesk_payment_failure; empty: no tags.",
+        ),
+        Setting("outbound_timeout_seconds", "10", "Timeout of every call out (help desks, alert webhook, SMTP)."),
+        Setting("outbound_max_attempts", "8", "Attempts of one note or alert before it is kept as failed."),
+        Setting(
+            "status_poll_seconds",
+            "60",
+            "How often the status pages of setting status_page (http URLs, several separated by spaces) are"
+            " polled; 0: read per case instead (no polling).",
+        ),
+        Setting(
+            "status_stale_seconds",
+            "600",
+            "A status page not read for this long is said to be stale in each case, never read as no incident.",
+        ),
+        Setting(
+            "smtp_url",
+            "",
+            "Where alerts are mailed: smtp://[user:password@]host[:port] (STARTTLS with smtp+starttls://,"
+            " TLS with smtps://); empty: no email alerts.",
+        ),
+        Setting("alerts_from", "billing@localhost", "Sender address of alert emails."),
+        Setting("alerts_webhook_url", "", "URL every alert is also POSTed to as JSON; empty: none."),
+        Setting(
+            "alerts_webhook_secret",
+            "",
+            "Secret signing the alert webhook (X-Quotadesk-Signature: t=...,v1=HMAC-SHA256 of t.body).",
+        ),
+        Setting(
+            "alert_kinds",
+            "soft_limit_reached,credits_low,payment_failed,auto_recharge_failed,suspension_policy,"
+            "suspension_fraud,suspension_payment",
+            "Notice kinds sent as alerts (comma-separated).",
+        ),
     )
 }
 

@@ -159,11 +159,19 @@ def _register_customer() -> None:
     app.add_typer(customer_app, name="customer")
 
 
+def _register_connectors() -> None:
+    from quotadesk.cli.connectors import connectors_app, contact_app
+
+    app.add_typer(connectors_app, name="connectors")
+    app.add_typer(contact_app, name="contact")
+
+
 _register_books()
 _register_usage()
 _register_sim()
 _register_desk()
 _register_customer()
+_register_connectors()
 
 
 def main() -> None:

@@ -60,6 +60,12 @@ class Desk:
         self.provider = provider
         self.run_triage = triage
         self.usage_cache = UsageCache()
+        self.listeners: list[Callable[[str], None]] = []
+        """Called with the case id after each triage is stored (the connectors write it back)."""
+
+    def _triaged(self, case_id: str) -> None:
+        for listener in self.listeners:
+            listener(case_id)
 
     @property
     def engine(self) -> Any:
@@ -154,6 +160,7 @@ class Desk:
                 org_id,
                 after={"status": "open", "team": "support", "incident": result["incident"]},
             )
+        self._triaged(case_id)
         return self.case(actor, case_id, now=now, checked=True)
 
     def _provider(self, provider: str | None) -> str:
@@ -280,6 +287,7 @@ class Desk:
                 after={"incident": result["incident"], "root_cause": result["root_cause"]},
                 reason=reason,
             )
+        self._triaged(row.id)
         return result
 
     def message(self, actor: Actor, case_id: str, body: object, attachments: object = None) -> JSON:

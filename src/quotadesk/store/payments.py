@@ -256,6 +256,12 @@ def _finish(conn: Connection, pay_id: str, result: ChargeResult, now: datetime) 
     return done
 
 
+def finish_charge(conn: Connection, pay_id: str, result: ChargeResult, now: datetime) -> Payment:
+    """Settle a pending payment with a result learnt elsewhere (a processor's webhook for a charge
+    whose process died before step 3); a payment already finished is left as it is."""
+    return _finish(conn, pay_id, result, now)
+
+
 def _run(engine: Engine, processor: Processor, pay_id: str, org_id: str, now: datetime) -> Payment:
     result = _charge(engine, processor, pay_id, now)
     with transaction(engine) as conn:

@@ -179,6 +179,8 @@ payments = Table(
     Column("failure_code", String(32)),
     Column("invoice_id", String(64), ForeignKey("invoices.id")),
     Column("processor_ref", String(200)),
+    Column("decline_code", String(64)),  # the issuer's reason, as Stripe reports it (insufficient_funds, ...)
+    Column("advice_code", String(64)),  # what Stripe advises (try_again_later, do_not_try_again, ...)
     CheckConstraint("amount > 0", name="amount"),
 )
 
@@ -404,4 +406,80 @@ customer_sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("ended_at", UtcDateTime),
+)
+
+# --------------------------------------------------------------------------------- connectors
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("service", String(16), nullable=False),
+    Column("delivery_id", String(200), nullable=False),  # the event id, or the desk's delivery header
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("event_type", String(100), nullable=False, server_default=""),
+    # applied | unmatched (kept for an org not linked yet) | ignored (a type we do not act on) | failed
+    Column("outcome", String(16), nullable=False),
+    Column("org_id", String(64), index=True),
+    Column("case_id", String(64)),
+    Column("detail", Text, nullable=False, server_default="{}"),
+    Column("body", Text),  # the raw event, kept while it is unmatched so it can be applied later
+    UniqueConstraint("service", "delivery_id"),
+    CheckConstraint("outcome IN ('applied', 'unmatched', 'ignored', 'failed')", name="outcome"),
+)
+Index("ix_webhook_deliveries_service_outcome", webhook_deliveries.c.service, webhook_deliveries.c.outcome)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(32), nullable=False),  # zendesk, zammad, freshdesk, chatwoot, email, webhook
+    Column("dedupe_key", String(200), nullable=False, unique=True),  # e.g. note:<case>:<n>, alert:<notice>:email
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("remote_ref", String(200)),  # what the other side calls it (the note's id)
+    Column("case_id", String(64), index=True),
+    Column("org_id", String(64)),
+    CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed')", name="status"),
+)
+Index("ix_outbox_status_next", outbox.c.status, outbox.c.next_at)
+
+org_contacts = Table(
+    "org_contacts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("org_id", String(64), ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # email (alerts go there; a requester) | domain (requesters)
+    Column("value", String(254), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("kind", "value"),
+    CheckConstraint("kind IN ('email', 'domain')", name="kind"),
+)
+
+status_incidents = Table(
+    "status_incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(500), nullable=False),
+    Column("incident_id", String(200), nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("updated_at", String(64)),  # the page's own updated_at, as it wrote it
+    Column("status", String(32)),
+    Column("document", Text, nullable=False),  # the incident as the page last showed it
+    UniqueConstraint("source", "incident_id"),
+)
+Index("ix_status_incidents_first_seen", status_incidents.c.first_seen_at)
+
+connector_state = Table(
+    "connector_state",
+    metadata,
+    Column("name", String(600), primary_key=True),  # status:<url> (ETag, last read), alerts:notices (cursor)
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -10,14 +10,19 @@ than that is a 413, whether it says so in ``Content-Length`` or streams past it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quotadesk import __version__, settings
 from quotadesk.desk.service import Desk
-from quotadesk.web import api_cases, api_desk, api_orgs, console, errors, pages
+from quotadesk.web import api_cases, api_desk, api_orgs, console, errors, hooks, pages
+
+if TYPE_CHECKING:
+    from quotadesk.connectors.runtime import Connectors
 
 
 class BodyLimit:
@@ -92,8 +97,26 @@ def _honest_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(desk: Desk, *, max_body_bytes: int | None = None) -> FastAPI:
+def create_app(
+    desk: Desk, *, max_body_bytes: int | None = None, connectors: Connectors | None = None
+) -> FastAPI:
+    """The app; ``connectors`` (default: from settings) receive the webhooks, and their background
+    work (pollers, the outbox) runs while the app is up and stops with it."""
+    if connectors is None:
+        from quotadesk.connectors.runtime import Connectors
+
+        connectors = Connectors.from_settings(desk)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        connectors.start()
+        try:
+            yield
+        finally:
+            connectors.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="quotadesk desk",
         version=__version__,
         description="The support desk of an AI API platform: organizations' books, live cases, "
@@ -101,6 +124,7 @@ def create_app(desk: Desk, *, max_body_bytes: int | None = None) -> FastAPI:
         'RFC 3339 UTC. Errors are {"error": {"code", "message", "field"}} with a 4xx status.',
     )
     app.state.desk = desk
+    app.state.connectors = connectors
     errors.install(app)
 
     @app.get("/healthz", tags=["health"], summary="Ready")
@@ -110,6 +134,7 @@ def create_app(desk: Desk, *, max_body_bytes: int | None = None) -> FastAPI:
     app.include_router(api_orgs.router)
     app.include_router(api_cases.router)
     app.include_router(api_desk.router)
+    app.include_router(hooks.router)
     app.include_router(pages.router)
     console.install(app)
     _honest_openapi(app)
