@@ -478,6 +478,13 @@ class PriceTable:
         self._prices[key] = price
         return price
 
+    def catalog_price(self, model: CatalogModel, at: date | datetime | None = None) -> Price:
+        """The standard price of one catalog model on ``at``'s day (for listings)."""
+        klass = _class_of(model.id, self._families, model.period_at(None)[1].input)
+        return self._price(
+            PriceSource(model.id, "catalog", model=model, price_class=klass), _day(at), False, "", ""
+        )
+
     def _price(self, found: PriceSource, day: date | None, batch: bool, tier: str, speed: str) -> Price:
         if found.model is None:
             assert found.price is not None

@@ -129,7 +129,9 @@ def records(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             doc = None  # JSON Lines start with "{" too
         if isinstance(doc, Mapping) and not isinstance(doc.get("data", doc.get("rows")), list):
-            doc = [doc]  # one row object: a whole file holding one JSON object (or one JSON line)
+            # One row: on one line it is JSON Lines (errors name the line); spread over several
+            # lines it is a file holding one JSON object (LiteLLM's /spend/logs?request_id=).
+            doc = None if len([ln for ln in raw.splitlines() if ln.strip()]) == 1 else [doc]
         if doc is not None:
             if isinstance(doc, Mapping):
                 rows = doc.get("data", doc.get("rows"))

@@ -112,7 +112,7 @@ def openai_tokens(res: Mapping[str, Any], loc: Loc) -> tuple[int, int, int]:
     uncached = total - cached - writes
     if uncached < 0:
         raise loc.at("input_cached_tokens").error(
-            f"cached and cache-write tokens exceed input_tokens ({cached} + {writes} > {total})"
+            f"larger than input_tokens (cached {cached} + cache writes {writes} > {total})"
         )
     return uncached, cached, writes
 
