@@ -57,8 +57,8 @@ def test_current_opus_is_a_third_of_the_old_opus_on_the_row_date() -> None:
 
 
 def test_a_price_change_applies_from_its_date() -> None:
-    before = DEFAULT_TABLE.get("o3", date(2025, 6, 9))
-    after = DEFAULT_TABLE.get("o3", date(2025, 6, 10))
+    before = DEFAULT_TABLE.get("o3-2025-04-16", date(2025, 6, 9))
+    after = DEFAULT_TABLE.get("o3-2025-04-16", date(2025, 6, 10))
     assert (before.input_per_mtok, before.output_per_mtok) == (D(10), D(40))
     assert (after.input_per_mtok, after.output_per_mtok, after.as_of) == (D(2), D(8), date(2025, 6, 10))
 

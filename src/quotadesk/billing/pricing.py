@@ -8,8 +8,10 @@ Where prices come from, in the order a name is looked up:
    hundreds of models of every major provider, each with its dated price periods, cache
    read and write prices and batch and service-tier variants;
 3. the project's own family table (``DEFAULT_PRICES``), for the bare family names case
-   bundles use (``claude-haiku``, ``gemini-flash``); it also gives tiers their model
-   classes.
+   bundles and the simulator use (``claude-haiku``, ``gpt-4o``, ``gemini-flash``; an exact
+   family name is looked up here before the catalog, so the books, tiers and bundles keep
+   one price for it) and for dated names the catalog does not know; it also gives tiers
+   their model classes.
 
 Prices are US dollars per 1M tokens. ``get(model, at)`` answers the price in force on the
 day of ``at`` (a usage row's own timestamp), ``at=None`` the newest one. Each price says
@@ -406,6 +408,10 @@ class PriceTable:
         if name is not None:
             price = self._overrides[name]
             return PriceSource(name, "override", price=price, price_class=price.price_class)
+        bare = model.strip().lower()
+        if bare in self._families:  # a bare family name is the project's own entry (case bundles, tiers)
+            price = self._families[bare]
+            return PriceSource(bare, "family", price=price, price_class=price.price_class)
         catalog = self.catalog
         if catalog is not None:
             found = catalog.find(model)
