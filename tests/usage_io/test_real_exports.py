@@ -50,6 +50,7 @@ def import_json(log: Path, fmt: str, *files: Path) -> dict[str, Any]:
         ("anthropic_usage.json", "anthropic-usage"),
         ("anthropic_usage_tiers.json", "anthropic-usage"),
         ("anthropic_analytics_usage.json", "anthropic-usage"),
+        ("anthropic_console_usage.csv", "anthropic-usage"),
         ("anthropic_cost.json", "anthropic-cost"),
         ("anthropic_analytics_cost.json", "anthropic-cost"),
         ("openrouter_generation.json", "openrouter"),
@@ -183,6 +184,13 @@ def test_anthropic_analytics_usage_and_cost_endpoints() -> None:
     costs = read_files("anthropic-cost", [FIX / "anthropic_analytics_cost.json"]).costs.to_pylist()
     assert [c["amount_nanos"] for c in costs] == [1_145_000_000, 120_000_000]  # cents → dollars
     assert costs[1]["cost_type"] == "web_search"
+
+
+def test_anthropic_console_csv_download() -> None:
+    haiku, opus = read_files("anthropic-usage", [FIX / "anthropic_console_usage.csv"]).usage.to_pylist()
+    assert haiku["cost_nanos"] == 622 * 1000 + 423 * 5000
+    assert (opus["input_tokens"], opus["cached_tokens"]) == (6000, 4000)  # uncached + both writes; reads
+    assert opus["cost_nanos"] == 1000 * 5000 + 2000 * 6250 + 3000 * 10_000 + 4000 * 500 + 500 * 25_000
 
 
 # --- OpenRouter and LiteLLM ---------------------------------------------------------------------

@@ -5,6 +5,10 @@ Shapes read, by content:
 - the (now "[Legacy]") usage report ``GET /v1/organizations/usage_report/messages`` and the
   analytics time-bucketed reports: ``{"data": [{"starting_at", "ending_at", "results":
   [...]}], ...}``;
+- the Console's usage CSV download: one row per day and model, ``usage_date_utc,
+  model_version, usage_input_tokens_no_cache, usage_input_tokens_cache_write_5m,
+  usage_input_tokens_cache_write_1h, usage_input_tokens_cache_read, usage_output_tokens``
+  (plus workspace or key columns when grouped);
 - the analytics endpoint its docs now recommend, ``GET /v1/organizations/analytics/usage``
   (beta ``analytics-usage-cost-2026-08-24``): ``{"data": [{"starting_at", "ending_at",
   "group": {...}, "usage": {...}}], "has_more", "next_page"}``, one item per time bucket ×
@@ -36,12 +40,22 @@ kept in the unpriced rows.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder, derived_id
-from quotadesk.usage.importers.fields import Loc, as_int, integer, load_json, present, text, timestamp
+from quotadesk.usage.importers.fields import (
+    Loc,
+    as_int,
+    csv_rows,
+    integer,
+    load_json,
+    present,
+    read_bytes,
+    text,
+    timestamp,
+)
 from quotadesk.usage.importers.pages import bucket_results
 
 SOURCE = "anthropic-usage"
@@ -98,15 +112,48 @@ def analytics_items(
     return items()
 
 
+CONSOLE_COLUMNS = {
+    "model_version": "model",
+    "usage_input_tokens_no_cache": "uncached_input_tokens",
+    "usage_input_tokens_cache_write_5m": "cache_creation_5m_input_tokens",
+    "usage_input_tokens_cache_write_1h": "cache_creation_1h_input_tokens",
+    "usage_input_tokens_cache_read": "cache_read_input_tokens",
+    "usage_output_tokens": "output_tokens",
+    "api_key": "api_key_id",
+    "api_key_id": "api_key_id",
+    "workspace": "workspace_id",
+    "workspace_id": "workspace_id",
+    "service_tier": "service_tier",
+}
+
+
+def console_rows(path: Path, rows: RowBuilder) -> Iterator[tuple[datetime, datetime, Loc, Mapping[str, Any]]]:
+    """The Console's CSV: each day × model row as a usage result over that UTC day."""
+    for loc, row in csv_rows(path, required=("usage_date_utc",)):
+        rows.seen()
+        day = text(row, "usage_date_utc", loc, required=True)
+        start = timestamp(day if "T" in day else f"{day}T00:00:00Z", loc, "usage_date_utc")
+        yield (
+            start,
+            start + timedelta(days=1),
+            loc,
+            {CONSOLE_COLUMNS[k]: v for k, v in row.items() if k in CONSOLE_COLUMNS},
+        )
+
+
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
     searches = 0
     counted = True
-    flat = analytics_items(path, rows, "usage")
-    source = (
-        flat
-        if flat is not None
-        else bucket_results(path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp)
-    )
+    source: Iterator[tuple[datetime, datetime, Loc, Mapping[str, Any]]]
+    if read_bytes(path).lstrip(b"\xef\xbb\xbf \t\r\n")[:1] not in (b"{", b"["):
+        source = console_rows(path, rows)
+    else:
+        flat = analytics_items(path, rows, "usage")
+        source = (
+            flat
+            if flat is not None
+            else bucket_results(path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp)
+        )
     for start, end, loc, res in source:
         found, has_count = _result(loc, res, start, end, rows)
         searches += found

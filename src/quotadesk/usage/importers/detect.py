@@ -26,7 +26,8 @@ LOOKED_FOR = (
     "OpenAI Usage API pages or bucket lists (start_time/end_time buckets of organization.usage.*.result)",
     "OpenAI Costs API pages (organization.costs.result)",
     "OpenAI dashboard CSV downloads (start_time,end_time,start_time_iso,end_time_iso,…)",
-    "Anthropic usage/cost reports (starting_at/ending_at buckets) and analytics items (group + usage/cost)",
+    "Anthropic usage/cost reports (starting_at/ending_at buckets), analytics items (group + usage/cost), "
+    "the Console's usage CSV (usage_date_utc, model_version)",
     "OpenRouter generation records, chat completions with usage.cost, activity exports",
     "LiteLLM spend logs (request_id + startTime), as an object, an array or JSON Lines, or CSV",
     "the contract's usage files (ts, model, …) as CSV, JSON Lines or Parquet",
@@ -67,6 +68,8 @@ def _csv(body: bytes) -> Detected | None:
         if header & {"amount_value", "amount_currency"}:
             return Detected("openai-costs", "OpenAI dashboard cost CSV (amount_value per bucket)")
         return Detected("openai-usage", "OpenAI dashboard usage CSV (start_time/end_time buckets)")
+    if {"usage_date_utc", "model_version"} <= header:
+        return Detected("anthropic-usage", "Anthropic Console usage CSV (usage_date_utc, model_version)")
     if "generation_id" in header and header & {"cost_total", "tokens_prompt"}:
         return Detected("openrouter", "OpenRouter activity export CSV (generation_id, cost_total)")
     if {"request_id", "startTime"} <= header:
