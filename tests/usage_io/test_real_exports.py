@@ -244,3 +244,14 @@ def test_malformed_real_exports_name_the_field(tmp_path: Path, text: str, messag
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stdout == ""
     assert not (tmp_path / "log").exists()
+
+
+def test_explain_says_how_much_of_the_period_is_unpriced(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    import_json(log, "auto", FIX / "openai_usage_ungrouped.json", FIX / "openai_usage_cookbook.json")
+    args = ["explain", "--org", "acme", "--period", "2026-11", "--usage-dir", str(log), "--json"]
+    result = runner.invoke(usage_app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["unpriced"] == {"rows": 2, "requests": 51, "input_tokens": 180_000, "output_tokens": 35_000}
+    assert any("51 requests" in n for n in out["notes"])

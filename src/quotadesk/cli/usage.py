@@ -309,6 +309,12 @@ def explain_command(
             if not org:
                 raise InputError("give --org ORG (the stored log) or usage files", "--org")
             data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a, engine)
+            kept = extra.get("unpriced")
+            if kept:
+                notes.append(
+                    f"{kept['requests']:,} requests ({kept['input_tokens']:,} input, {kept['output_tokens']:,} output "
+                    "tokens) in these periods could not be priced and are not in the totals (see usage import)"
+                )
             if db:
                 keys, invoices = _from_books(db, org, keys, invoices)
         result = explain(data, p, a, as_of=when, keys=keys, invoices=invoices, min_impact_nanos=floor)
@@ -421,7 +427,7 @@ def _from_log(
     recs = [r for p in (against, period) for r in reconcile(log, org, start=p.start, end=p.end)]
     from quotadesk.usage.explanation import usd
 
-    extra = {
+    extra: dict[str, Any] = {
         "org": org,
         "reconciliation": [
             {
@@ -435,4 +441,16 @@ def _from_log(
             for r in recs
         ],
     }
+    kept = log.read_arrow(
+        org, start=min(period.start, against.start), end=max(period.end, against.end), dataset="unpriced"
+    )
+    if kept.num_rows:
+        import pyarrow.compute as pc
+
+        extra["unpriced"] = {
+            "rows": kept.num_rows,
+            "requests": int(pc.sum(kept.column("requests")).as_py() or 0),
+            "input_tokens": int(pc.sum(kept.column("input_tokens")).as_py() or 0),
+            "output_tokens": int(pc.sum(kept.column("output_tokens")).as_py() or 0),
+        }
     return data, log.keys(org, con), as_invoices(recs), extra
