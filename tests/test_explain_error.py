@@ -255,3 +255,15 @@ def test_cli_unknown_provider_exits_2() -> None:
     assert result.exit_code == 2
     assert "provider" in result.stderr and "acme" in result.stderr and "anthropic" in result.stderr
     assert result.stdout == ""
+
+
+def test_raw_bodies_from_public_threads_say_where_they_come_from() -> None:
+    sourced = [c for c in CASES if "source" in c]
+    assert len(sourced) >= 14
+    assert all(c["source"].startswith("https://github.com/") for c in sourced)
+    # the misread families: a disabled API is not a suspension, a key's monthly cap is not the
+    # balance, OpenAI's "add a payment method" rate limit is the free tier
+    by_id = {c["id"]: explain(c["status"], c["body"], c["provider"]) for c in sourced}
+    assert by_id["gemini-api-not-enabled-in-project"].incident != "account_suspension"
+    assert by_id["openrouter-key-monthly-limit-afford"].incident == "spending_limit"
+    assert by_id["openai-free-tier-rate-limit-3-rpm"].likely_root_causes[0] == "free_tier_rate_limit"

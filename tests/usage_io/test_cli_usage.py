@@ -72,7 +72,7 @@ def test_import_human_output_lists_unknown_models(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "5 rows read, 4 added, 0 skipped as duplicates" in result.stdout
-    assert "my-finetune-x: 1 rows, 1 requests" in result.stdout
+    assert "my-finetune-x (no price): 1 rows, 1 requests" in result.stdout
     assert "litellm_spendlogs.csv line 6" in result.stdout
 
 

@@ -340,6 +340,7 @@ def decide(
         request.estimated_input_tokens,
         request.estimated_output_tokens,
         request.estimated_cached_tokens,
+        at=now,
     )
     if org.billing_mode == BillingMode.PREPAID:
         balance = spendable_balance(org.credit_grants, now)

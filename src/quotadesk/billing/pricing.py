@@ -1,34 +1,50 @@
-"""Model prices kept as data, and the exact cost of a request to the nano-dollar.
+"""Model prices as data, and the exact cost of a request to the nano-dollar.
 
-Prices are US dollars per 1M tokens (input, output, cached input) with the date each was
-last checked: a price without a date cannot be audited against an invoice. Each model has
-a class (economy / standard / premium) so triage can say "usage moved to a pricier class"
-without comparing raw figures.
+Where prices come from, in the order a name is looked up:
+
+1. the deployment's or bundle's own table (``overrides``: the platform's prices for its
+   customers), matched by name, stripped name or family, as below;
+2. the public list prices of the genai-prices snapshot (``quotadesk.billing.catalog``):
+   hundreds of models of every major provider, each with its dated price periods, cache
+   read and write prices and batch and service-tier variants;
+3. the project's own family table (``DEFAULT_PRICES``), for the bare family names case
+   bundles and the simulator use (``claude-haiku``, ``gpt-4o``, ``gemini-flash``; an exact
+   family name is looked up here before the catalog, so the books, tiers and bundles keep
+   one price for it) and for dated names the catalog does not know; it also gives tiers
+   their model classes.
+
+Prices are US dollars per 1M tokens. ``get(model, at)`` answers the price in force on the
+day of ``at`` (a usage row's own timestamp), ``at=None`` the newest one. Each price says
+where it came from (``source``) and since when it applies (``as_of``, None when the source
+gives no start date). Each model has a class (economy / standard / premium) so triage can
+say "usage moved to a pricier class" without comparing raw figures.
 
 Token convention (the one the usage log and the gateway use): ``input_tokens`` are the
 UNCACHED input tokens and ``cached_tokens`` the input tokens served from the prompt cache,
-so a request's whole prompt is ``input_tokens + cached_tokens``. Each is billed at its own
-price; the sum is rounded half-even to the nano-dollar once, at the end, so a bill summed
-from many requests does not inherit per-part rounding.
+so a request's whole prompt is ``input_tokens + cached_tokens`` (+ cache writes). Each is
+billed at its own price; the sum is rounded half-even to the nano-dollar once, at the end,
+so a bill summed from many requests does not inherit per-part rounding. Cache writes are
+billed at the published cache-write price; without one, a plain write at the input price
+and Anthropic-style 5-minute / 1-hour writes at 1.25x / 2x the input price (Anthropic's
+published multipliers).
 
 A model with no price is an error (``UnknownModelError``), never a cost of $0: an unpriced
 model costed at zero is free traffic that nobody notices until the invoice.
 
-Names: providers publish dated or versioned names (``gpt-4o-2024-08-06``,
-``claude-3-5-sonnet-20241022``, ``openai/gpt-4o``). ``PriceTable.get`` strips a vendor
-prefix and date/version suffixes and maps Claude/Gemini/Llama variants to their family,
-but never matches by prefix: ``gpt-4o-mini`` is its own model, not ``gpt-4o``.
+Speed: a table resolves each name once and keeps the answer (a dict lookup afterwards);
+the snapshot is read on the first lookup that needs it, never at import.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from types import MappingProxyType
 
+from quotadesk.billing.catalog import Catalog, CatalogModel, default_catalog
 from quotadesk.money import MoneyError, dollars
 
 PRICE_CLASSES: tuple[str, ...] = ("economy", "standard", "premium")
@@ -52,21 +68,39 @@ class UnknownModelError(ValueError):
         super().__init__(f"model: no price for {model!r}; refusing to cost it at $0")
 
 
+CACHE_WRITE_5M = Decimal("1.25")
+CACHE_WRITE_1H = Decimal("2")
+BATCH_FACTOR = Decimal("0.5")
+"""Batch APIs (OpenAI, Anthropic) bill half the list price: used when no batch price is published."""
+
+
+def _count(name: str, count: object) -> int:
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ValueError(f"{name}: expected an int token count, got {type(count).__name__}")
+    if count < 0:
+        raise ValueError(f"{name}: must not be negative (got {count})")
+    return count
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """One model's price per 1M tokens, its class and the date the price was taken.
+    """One model's price per 1M tokens, its class, since when it applies and where it came from.
 
     Fields: ``input_per_mtok`` (uncached input), ``output_per_mtok``,
-    ``cached_input_per_mtok`` (Decimal dollars), ``price_class`` (economy/standard/premium)
-    and ``as_of``. Validated on construction so a bad price fails where it is written,
-    not at the first request that uses it.
+    ``cached_input_per_mtok`` (cache read), ``price_class`` (economy/standard/premium),
+    ``as_of`` (the day the price starts or was taken; None when the source gives no date),
+    the optional cache-write prices and ``source``. Validated on construction so a bad
+    price fails where it is written, not at the first request that uses it.
     """
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
     cached_input_per_mtok: Decimal
     price_class: str
-    as_of: date
+    as_of: date | None
+    cache_write_per_mtok: Decimal | None = None
+    cache_write_1h_per_mtok: Decimal | None = None
+    source: str = "quotadesk"
 
     def __post_init__(self) -> None:
         for name in ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok"):
@@ -74,34 +108,90 @@ class Price:
             if not isinstance(value, Decimal):
                 raise MoneyError(f"expected a Decimal, got {type(value).__name__}", name)
             dollars(value, name, allow_negative=False)
+        for name in ("cache_write_per_mtok", "cache_write_1h_per_mtok"):
+            value = getattr(self, name)
+            if value is not None:
+                if not isinstance(value, Decimal):
+                    raise MoneyError(f"expected a Decimal, got {type(value).__name__}", name)
+                dollars(value, name, allow_negative=False)
         _check_class(self.price_class, "price_class")
-        if not isinstance(self.as_of, date):
+        if self.as_of is not None and not isinstance(self.as_of, date):
             raise ValueError(f"as_of: expected a date, got {type(self.as_of).__name__}")
 
     @property
     def rank(self) -> int:
         return PRICE_CLASSES.index(self.price_class)
 
-    def cost_nanos(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
+    @property
+    def write_rates(self) -> tuple[Decimal, Decimal, Decimal]:
+        """$/1M for a plain cache write, a 5-minute write and a 1-hour write."""
+        plain = self.cache_write_per_mtok if self.cache_write_per_mtok is not None else self.input_per_mtok
+        five = (
+            self.cache_write_per_mtok
+            if self.cache_write_per_mtok is not None
+            else self.input_per_mtok * CACHE_WRITE_5M
+        )
+        hour = (
+            self.cache_write_1h_per_mtok
+            if self.cache_write_1h_per_mtok is not None
+            else self.input_per_mtok * CACHE_WRITE_1H
+        )
+        return plain, five, hour
+
+    def scaled(self, factor: Decimal, note: str) -> Price:
+        """Every rate times ``factor`` (a batch discount), with the reason added to ``source``."""
+        w5, w1 = self.cache_write_per_mtok, self.cache_write_1h_per_mtok
+        return replace(
+            self,
+            input_per_mtok=self.input_per_mtok * factor,
+            output_per_mtok=self.output_per_mtok * factor,
+            cached_input_per_mtok=self.cached_input_per_mtok * factor,
+            cache_write_per_mtok=None if w5 is None else w5 * factor,
+            cache_write_1h_per_mtok=None if w1 is None else w1 * factor,
+            source=f"{self.source}; {note}",
+        )
+
+    def cost_nanos(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        *,
+        cache_write_tokens: int = 0,
+        write_5m: int = 0,
+        write_1h: int = 0,
+    ) -> int:
         """Exact cost in nano-dollars; ``input_tokens`` are uncached (see the module docstring)."""
         counts = (
-            ("input_tokens", input_tokens),
-            ("output_tokens", output_tokens),
-            ("cached_tokens", cached_tokens),
+            _count("input_tokens", input_tokens),
+            _count("output_tokens", output_tokens),
+            _count("cached_tokens", cached_tokens),
+            _count("cache_write_tokens", cache_write_tokens),
+            _count("write_5m", write_5m),
+            _count("write_1h", write_1h),
         )
-        for name, count in counts:
-            if isinstance(count, bool) or not isinstance(count, int):
-                raise ValueError(f"{name}: expected an int token count, got {type(count).__name__}")
-            if count < 0:
-                raise ValueError(f"{name}: must not be negative (got {count})")
         with localcontext() as ctx:
             ctx.prec = 60
             total = (
-                input_tokens * self.input_per_mtok
-                + output_tokens * self.output_per_mtok
-                + cached_tokens * self.cached_input_per_mtok
-            ) * _NANOS_PER_DOLLAR_PER_MTOK
+                counts[0] * self.input_per_mtok
+                + counts[1] * self.output_per_mtok
+                + counts[2] * self.cached_input_per_mtok
+            )
+            if counts[3] or counts[4] or counts[5]:
+                plain, five, hour = self.write_rates
+                total += counts[3] * plain + counts[4] * five + counts[5] * hour
+            total *= _NANOS_PER_DOLLAR_PER_MTOK
             return int(total.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+    def whole_rates(self) -> tuple[int, int, int] | None:
+        """Whole nano-dollars per token (input, output, cached), or None when a price is finer."""
+        per_token = [
+            p * _NANOS_PER_DOLLAR_PER_MTOK
+            for p in (self.input_per_mtok, self.output_per_mtok, self.cached_input_per_mtok)
+        ]
+        if all(v == v.to_integral_value() for v in per_token):
+            return int(per_token[0]), int(per_token[1]), int(per_token[2])
+        return None
 
 
 def _p(inp: str, out: str, cached: str, price_class: str, as_of: str) -> Price:
@@ -196,32 +286,77 @@ def resolve_name(model: str, known: Collection[str]) -> str | None:
     return None
 
 
-class PriceTable:
-    """The default prices overlaid with a bundle's or deployment's own.
+def _day(at: date | datetime | None) -> date | None:
+    if at is None:
+        return None
+    return at.date() if isinstance(at, datetime) else at
 
-    Overrides win by name; a model only in the defaults keeps the default price. Built as
-    a value once per bundle so every cost in one diagnosis uses the same prices.
+
+_DEFAULT_TIERS = frozenset({"", "default", "standard", "auto", "on_demand", "scale"})
+
+
+def _class_of(name: str, families: Mapping[str, Price], input_price: Decimal) -> str:
+    family = resolve_name(name, families)
+    if family is not None:
+        return families[family].price_class
+    return "economy" if input_price < 1 else "premium" if input_price >= 10 else "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSource:
+    """Where a name's price comes from: the table entry it resolved to and its origin."""
+
+    name: str
+    origin: str  # "override", "catalog" or "family"
+    price: Price | None = None
+    model: CatalogModel | None = None
+    price_class: str = "standard"
+
+
+class PriceTable:
+    """The deployment's or a bundle's own prices over the public catalog and the family table.
+
+    Overrides win by name (and by family: a deployment price for ``claude-sonnet`` covers
+    every Sonnet); then the catalog; then the family table. Built as a value once per
+    bundle or deployment so every cost in one diagnosis uses the same prices.
+
+    ``base`` replaces the family table; when it is given the catalog is not consulted
+    unless passed as ``catalog`` (a closed table, for tests and deployments that price
+    only what they list).
     """
 
-    def __init__(self, overrides: Mapping[str, Price] | None = None, base: Mapping[str, Price] | None = None):
-        merged = {k.lower(): v for k, v in (DEFAULT_PRICES if base is None else base).items()}
+    def __init__(
+        self,
+        overrides: Mapping[str, Price] | None = None,
+        base: Mapping[str, Price] | None = None,
+        *,
+        catalog: Catalog | None = None,
+    ):
+        self._families: dict[str, Price] = {
+            k.lower(): v for k, v in (DEFAULT_PRICES if base is None else base).items()
+        }
+        self._overrides: dict[str, Price] = {}
         for name, price in (overrides or {}).items():
             if not isinstance(price, Price):
                 raise ValueError(f"prices.{name}: expected a Price, got {type(price).__name__}")
-            merged[name.lower()] = price
-        self._prices: dict[str, Price] = merged
+            self._overrides[name.lower()] = price
+        self._use_catalog = base is None or catalog is not None
+        self._catalog = catalog
+        self._sources: dict[str, PriceSource | None] = {}
+        self._prices: dict[tuple[str, date | None, bool, str, str], Price] = {}
 
     @classmethod
     def from_mapping(
         cls, data: Mapping[str, Mapping[str, object]], as_of: date, base: Mapping[str, Price] | None = None
     ) -> PriceTable:
-        """Build from a bundle's ``prices`` section (decimal strings per 1M tokens).
+        """Build from a bundle's or deployment's ``prices`` (decimal strings per 1M tokens).
 
-        A missing ``cached_input_per_mtok`` means no cache discount (cached = input). The
-        class comes from ``price_class``/``class`` if given, else from the default entry
-        of the same family, else from the input price (< $1 economy, >= $10 premium).
+        A missing ``cached_input_per_mtok`` means no cache discount (cached = input);
+        ``cache_write_per_mtok`` / ``cache_write_1h_per_mtok`` are optional. The class comes
+        from ``price_class``/``class`` if given, else from the family table, else from the
+        input price (< $1 economy, >= $10 premium).
         """
-        defaults = PriceTable(base=base)
+        families = DEFAULT_PRICES if base is None else base
         overrides: dict[str, Price] = {}
         for name, entry in data.items():
             where = f"prices.{name}"
@@ -238,51 +373,185 @@ class PriceTable:
                 if raw_cached is None
                 else dollars(raw_cached, f"{where}.cached_input_per_mtok", allow_negative=False)
             )
+            writes: list[Decimal | None] = []
+            for key in ("cache_write_per_mtok", "cache_write_1h_per_mtok"):
+                raw = entry.get(key)
+                writes.append(None if raw is None else dollars(raw, f"{where}.{key}", allow_negative=False))
             raw_class = entry.get("price_class", entry.get("class"))
             if raw_class is not None:
                 klass = _check_class(raw_class, f"{where}.price_class")
-            elif name in defaults:
-                klass = defaults.price_class(name)
             else:
-                klass = "economy" if inp < 1 else "premium" if inp >= 10 else "standard"
-            overrides[name] = Price(inp, out, cached, klass, as_of)
+                klass = _class_of(name, families, inp)
+            overrides[name] = Price(inp, out, cached, klass, as_of, writes[0], writes[1], "deployment")
         return cls(overrides, base)
 
+    # --- lookup ---------------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog | None:
+        if not self._use_catalog:
+            return None
+        if self._catalog is None:
+            self._catalog = default_catalog()
+        return self._catalog
+
+    def source_of(self, model: str) -> PriceSource | None:
+        """Where ``model``'s price comes from (None: it has none). Cached per name."""
+        if model in self._sources:
+            return self._sources[model]
+        found = self._find(model) if isinstance(model, str) and model.strip() else None
+        self._sources[model] = found
+        return found
+
+    def _find(self, model: str) -> PriceSource | None:
+        name = resolve_name(model, self._overrides)
+        if name is not None:
+            price = self._overrides[name]
+            return PriceSource(name, "override", price=price, price_class=price.price_class)
+        bare = model.strip().lower()
+        if bare in self._families:  # a bare family name is the project's own entry (case bundles, tiers)
+            price = self._families[bare]
+            return PriceSource(bare, "family", price=price, price_class=price.price_class)
+        catalog = self.catalog
+        if catalog is not None:
+            found = catalog.find(model)
+            if found is not None:
+                klass = _class_of(found.id, self._families, found.period_at(None)[1].input)
+                return PriceSource(found.id, "catalog", model=found, price_class=klass)
+        name = resolve_name(model, self._families)
+        if name is not None:
+            price = self._families[name]
+            return PriceSource(name, "family", price=price, price_class=price.price_class)
+        return None
+
     def __iter__(self) -> Iterator[str]:
-        return iter(self._prices)
+        return iter(self.names())
+
+    def names(self) -> list[str]:
+        """The names this table lists itself (overrides and families; the catalog is listed apart)."""
+        return list(dict.fromkeys([*self._overrides, *self._families]))
 
     def items(self) -> tuple[tuple[str, Price], ...]:
-        """Every priced name and its price (override names as given, lower-cased)."""
-        return tuple(self._prices.items())
+        """Every override and family price (override names as given, lower-cased)."""
+        merged = dict(self._families)
+        merged.update(self._overrides)
+        return tuple(merged.items())
 
     def __len__(self) -> int:
-        return len(self._prices)
+        return len(self.names())
 
     def __contains__(self, model: object) -> bool:
-        return isinstance(model, str) and resolve_name(model, self._prices) is not None
+        return isinstance(model, str) and self.source_of(model) is not None
 
     def resolve(self, model: str) -> str:
         """The table entry ``model`` is billed as; UnknownModelError if none."""
         if not isinstance(model, str) or not model.strip():
             raise UnknownModelError(str(model))
-        name = resolve_name(model, self._prices)
-        if name is None:
+        found = self.source_of(model)
+        if found is None:
             raise UnknownModelError(model)
-        return name
+        return found.name
 
-    def get(self, model: str) -> Price:
-        """The price of ``model``; UnknownModelError when it has none (there is no default)."""
-        return self._prices[self.resolve(model)]
+    def get(
+        self,
+        model: str,
+        at: date | datetime | None = None,
+        *,
+        batch: bool = False,
+        service_tier: str | None = None,
+        speed: str | None = None,
+    ) -> Price:
+        """The price of ``model`` in force on ``at``'s day (None: the newest), for the request's
+        context; UnknownModelError when it has none (there is no default price)."""
+        if not isinstance(model, str) or not model.strip():
+            raise UnknownModelError(str(model))
+        tier = (service_tier or "").strip().lower()
+        if tier == "batch":
+            batch, tier = True, ""
+        if tier in _DEFAULT_TIERS:
+            tier = ""
+        fast = (speed or "").strip().lower()
+        fast = "" if fast in ("", "standard") else fast
+        day = _day(at)
+        key = (model, day, batch, tier, fast)
+        cached = self._prices.get(key)
+        if cached is not None:
+            return cached
+        found = self.source_of(model)
+        if found is None:
+            raise UnknownModelError(model)
+        price = self._price(found, day, batch, tier, fast)
+        self._prices[key] = price
+        return price
 
-    def cost_nanos(self, model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
-        """Exact cost of one request in nano-dollars (uncached input + output + cached input)."""
-        return self.get(model).cost_nanos(input_tokens, output_tokens, cached_tokens)
+    def catalog_price(self, model: CatalogModel, at: date | datetime | None = None) -> Price:
+        """The standard price of one catalog model on ``at``'s day (for listings)."""
+        klass = _class_of(model.id, self._families, model.period_at(None)[1].input)
+        return self._price(
+            PriceSource(model.id, "catalog", model=model, price_class=klass), _day(at), False, "", ""
+        )
+
+    def _price(self, found: PriceSource, day: date | None, batch: bool, tier: str, speed: str) -> Price:
+        if found.model is None:
+            assert found.price is not None
+            return found.price.scaled(BATCH_FACTOR, "batch: half the list price") if batch else found.price
+        context: dict[str, str] = {}
+        if batch:
+            context["processing"] = "batch"
+        if tier:
+            context["service_tier"] = tier
+        if speed:
+            context["speed"] = speed
+        cm = found.model
+        start, rates = cm.rates_at(day, context)
+        label = self.catalog.label if self.catalog is not None else "catalog"
+        price = Price(
+            rates.input,
+            rates.output,
+            rates.cache_read if rates.cache_read is not None else rates.input,
+            found.price_class,
+            start,
+            rates.cache_write,
+            rates.cache_write_1h,
+            f"{label} {cm.provider}/{cm.id}" + (" (base of a tiered price)" if rates.tiered else ""),
+        )
+        if batch and not cm.has_variant({"processing": "batch"}):
+            price = price.scaled(BATCH_FACTOR, "batch: half the list price")
+        return price
+
+    def cost_nanos(
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cached_tokens: int = 0,
+        *,
+        at: date | datetime | None = None,
+        batch: bool = False,
+        service_tier: str | None = None,
+        cache_write_tokens: int = 0,
+        write_5m: int = 0,
+        write_1h: int = 0,
+    ) -> int:
+        """Exact cost of one request in nano-dollars at the price in force on ``at``."""
+        price = self.get(model, at, batch=batch, service_tier=service_tier)
+        return price.cost_nanos(
+            input_tokens,
+            output_tokens,
+            cached_tokens,
+            cache_write_tokens=cache_write_tokens,
+            write_5m=write_5m,
+            write_1h=write_1h,
+        )
 
     def price_class(self, model: str) -> str:
-        return self.get(model).price_class
+        found = self.source_of(model)
+        if found is None:
+            raise UnknownModelError(model)
+        return found.price_class
 
     def rank(self, model: str) -> int:
-        return self.get(model).rank
+        return PRICE_CLASSES.index(self.price_class(model))
 
 
 DEFAULT_TABLE = PriceTable()
@@ -294,10 +563,12 @@ def cost_nanos(
     output_tokens: int,
     cached_tokens: int = 0,
     prices: PriceTable | None = None,
+    *,
+    at: date | datetime | None = None,
 ) -> int:
-    """Exact cost in nano-dollars with ``prices`` (default: the project's table)."""
+    """Exact cost in nano-dollars with ``prices`` (default: the project's table) on ``at``'s day."""
     table = DEFAULT_TABLE if prices is None else prices
-    return table.cost_nanos(model, input_tokens, output_tokens, cached_tokens)
+    return table.cost_nanos(model, input_tokens, output_tokens, cached_tokens, at=at)
 
 
 def price_class(model: str, prices: PriceTable | None = None) -> str:

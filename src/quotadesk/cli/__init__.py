@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,40 +41,80 @@ def _root(
 
 
 @app.command()
-def prices(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """The price table: per 1M tokens input, output and cached input, class and price date."""
-    from quotadesk.billing.pricing import DEFAULT_PRICES
+def prices(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Only models whose name contains this text.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Prices in force on this day (YYYY-MM-DD; default: the newest)."),
+    ] = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="Every dated price period, not one per model.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The price table: per 1M tokens input, output, cache read and write, class, source and start date."""
+    from datetime import date
 
-    rows = [
-        {
-            "model": m,
-            "input_per_mtok": str(p.input_per_mtok),
-            "output_per_mtok": str(p.output_per_mtok),
-            "cached_input_per_mtok": str(p.cached_input_per_mtok),
-            "class": p.price_class,
-            "as_of": p.as_of.isoformat(),
-        }
-        for m, p in sorted(DEFAULT_PRICES.items())
-    ]
+    from quotadesk.billing.pricing import DEFAULT_TABLE
+    from quotadesk.errors import InputError
+
+    def rows() -> list[dict[str, str | None]]:
+        try:
+            day = date.fromisoformat(at) if at else None
+        except ValueError as exc:
+            raise InputError(f"not a date (YYYY-MM-DD): {at!r}", "--at") from exc
+        return price_rows(DEFAULT_TABLE, model, day, history=history)
+
+    out = guard(rows)
     if json_out:
-        print_json(rows)
+        print_json(out)
         return
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="Prices per 1M tokens (USD)")
-    for col in ("model", "input", "output", "cached input", "class", "as of"):
+    cols = ("model", "input", "output", "cache read", "cache write", "1h write", "class", "from", "source")
+    for col in cols:
         table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["model"],
-            r["input_per_mtok"],
-            r["output_per_mtok"],
-            r["cached_input_per_mtok"],
-            r["class"],
-            r["as_of"],
-        )
+    keys: tuple[str, ...] = ("model", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok")
+    keys += ("cache_write_per_mtok", "cache_write_1h_per_mtok", "class", "from", "source")
+    for r in out:
+        table.add_row(*(r[k] or "—" for k in keys))
     Console().print(table)
+
+
+def price_rows(table: Any, model: str | None, day: Any, *, history: bool) -> list[dict[str, str | None]]:
+    """Rows of ``quotadesk prices``: the family table, then the catalog's models (lookup order)."""
+    from quotadesk.billing.pricing import Price
+
+    needle = (model or "").strip().lower()
+
+    def row(name: str, p: Price) -> dict[str, str | None]:
+        return {
+            "model": name,
+            "input_per_mtok": str(p.input_per_mtok),
+            "output_per_mtok": str(p.output_per_mtok),
+            "cached_input_per_mtok": str(p.cached_input_per_mtok),
+            "cache_write_per_mtok": None if p.cache_write_per_mtok is None else str(p.cache_write_per_mtok),
+            "cache_write_1h_per_mtok": None
+            if p.cache_write_1h_per_mtok is None
+            else str(p.cache_write_1h_per_mtok),
+            "class": p.price_class,
+            "from": p.as_of.isoformat() if p.as_of is not None else None,
+            "as_of": p.as_of.isoformat() if p.as_of is not None else None,
+            "source": p.source,
+        }
+
+    out = [row(n, p) for n, p in sorted(table.items()) if needle in n]
+    catalog = table.catalog
+    for cm in catalog.models() if catalog is not None else ():
+        if needle not in cm.id.lower():
+            continue
+        days = [start for start, _ in cm.periods] if history else [day]
+        out += [row(cm.id, table.catalog_price(cm, d)) for d in days]
+    return out
 
 
 @app.command("explain-error")

@@ -109,7 +109,8 @@ def import_command(
         str,
         typer.Argument(
             metavar="FORMAT",
-            help="openai-usage, openai-costs, anthropic-usage, anthropic-cost, litellm or contract (csv/jsonl/parquet).",
+            help="auto (each file's format from its content), openai-usage, openai-costs, anthropic-usage, "
+            "anthropic-cost, openrouter, litellm or contract (csv/jsonl/parquet).",
         ),
     ],
     files: Annotated[list[Path], typer.Argument(metavar="FILE…", help="Export files to import.")],
@@ -121,49 +122,94 @@ def import_command(
     """Import provider exports into the usage log (idempotent: importing a file twice adds nothing)."""
 
     def run() -> dict[str, Any]:
-        from quotadesk.usage.importers import kind, resolve_format
+        from quotadesk.usage.importers import AUTO, group_by_format, resolve_format
         from quotadesk.usage.log import UsageLog, check_org
 
-        name = resolve_format(fmt)
+        name = resolve_format(fmt, allow_auto=True)
         check_org(org)
         _check_files(files)
-        batch = _read(name, files, _prices(prices), show_progress=not json_out)
+        table = _prices(prices)
+        detected: list[dict[str, str]] = []
+        if name == AUTO:
+            groups = group_by_format(files)
+            for _, paths, why in groups:
+                detected += [w.to_json(p) for p, w in zip(paths, why, strict=True)]
+            parts = [(f, paths) for f, paths, _ in groups]
+        else:
+            parts = [(name, list(files))]
+        batches = [_read(f, paths, table, show_progress=not json_out) for f, paths in parts]  # all read first
         log = UsageLog.open(usage_dir)
-        dataset = kind(name)
-        table = batch.usage if dataset == "usage" else batch.costs
-        result = log.append(org, table, dataset=dataset)
-        out: dict[str, Any] = {
-            "org": org,
-            "format": name,
-            "kind": dataset,
-            "files": list(batch.files),
-            "rows_read": batch.rows_read,
-            "rows_added": result.added,
-            "duplicates_skipped": result.duplicates,
-            "empty_skipped": batch.empty,
-            "unknown_models": [u.to_json() for u in batch.unknown],
-            "months": list(result.months),
-            "usage_dir": str(log.root),
-            "notes": list(batch.notes),
-        }
-        if dataset == "costs":
-            out["reconciliation"] = _reconciliation(log, org, table)
-        return out
+        outs = [_append(log, org, batch) for batch in batches]
+        if name != AUTO:
+            return outs[0]
+        total: dict[str, Any] = {"org": org, "format": AUTO, "detected": detected, "imports": outs}
+        for key in ("rows_read", "rows_added", "requests_added", "duplicates_skipped", "empty_skipped"):
+            total[key] = sum(int(o[key]) for o in outs)
+        total["unknown_models"] = [u for o in outs for u in o["unknown_models"]]
+        total["usage_dir"] = str(log.root)
+        return total
 
     out = guard(run)
     if json_out:
         print_json(out)
         return
+    lines: list[str] = []
+    for d in out.get("detected", []):
+        lines.append(f"{d['file']}: {d['format']} ({d['why']})")
+    for part in out.get("imports", [out]):
+        lines += _import_lines(part)
+    typer.echo("\n".join(lines))
+
+
+def _append(log: Any, org: str, batch: ImportBatch) -> dict[str, Any]:
+    """Write one format's batch (usage or costs, plus the rows that could not be priced)."""
+    from quotadesk.usage.importers import kind
+
+    dataset = kind(batch.fmt)
+    table = batch.usage if dataset == "usage" else batch.costs
+    result = log.append(org, table, dataset=dataset)
+    unpriced = batch.unpriced
+    kept = (
+        log.append(org, unpriced, dataset="unpriced") if unpriced is not None and unpriced.num_rows else None
+    )
+    out: dict[str, Any] = {
+        "org": org,
+        "format": batch.fmt,
+        "kind": dataset,
+        "files": list(batch.files),
+        "rows_read": batch.rows_read,
+        "rows_added": result.added,
+        "requests_added": result.requests,
+        "duplicates_skipped": result.duplicates,
+        "empty_skipped": batch.empty,
+        "unpriced_added": kept.added if kept is not None else 0,
+        "unpriced_requests_added": kept.requests if kept is not None else 0,
+        "unknown_models": [u.to_json() for u in batch.unknown],
+        "months": sorted({*result.months, *(kept.months if kept is not None else ())}),
+        "usage_dir": str(log.root),
+        "notes": list(batch.notes),
+    }
+    if dataset == "costs":
+        out["reconciliation"] = _reconciliation(log, org, table)
+    return out
+
+
+def _import_lines(out: dict[str, Any]) -> list[str]:
     lines = [
         f"{out['format']} → org {out['org']} ({out['usage_dir']})",
         f"  {out['rows_read']} rows read, {out['rows_added']} added, "
-        f"{out['duplicates_skipped']} skipped as duplicates, {out['empty_skipped']} empty",
+        f"{out['duplicates_skipped']} skipped as duplicates, {out['empty_skipped']} empty; "
+        f"{out['requests_added']} requests added",
     ]
     if out["unknown_models"]:
-        lines.append("  not imported (model has no price and the export gives no cost):")
+        lines.append(
+            f"  kept unpriced ({out['unpriced_added']} rows added; never costed at $0), by model and reason:"
+        )
         for u in out["unknown_models"]:
             lines.append(
-                f"    {u['model']}: {u['rows']} rows, {u['requests']} requests (first at {u['first']})"
+                f"    {u['model']} ({u['reason']}): {u['rows']} rows, {u['requests']} requests, "
+                f"{u['input_tokens']:,} input + {u['cached_tokens']:,} cached + {u['output_tokens']:,} output "
+                f"tokens (first at {u['first']})"
             )
     for r in out.get("reconciliation", []):
         lines.append(
@@ -172,7 +218,7 @@ def import_command(
         )
     for note in out["notes"]:
         lines.append(f"  note: {note}")
-    typer.echo("\n".join(lines))
+    return lines
 
 
 def _reconciliation(log: Any, org: str, costs: Any) -> list[dict[str, str]]:
@@ -263,6 +309,12 @@ def explain_command(
             if not org:
                 raise InputError("give --org ORG (the stored log) or usage files", "--org")
             data, keys, invoices, extra = _from_log(org, usage_dir, _prices(prices), p, a, engine)
+            kept = extra.get("unpriced")
+            if kept:
+                notes.append(
+                    f"{kept['requests']:,} requests ({kept['input_tokens']:,} input, {kept['output_tokens']:,} output "
+                    "tokens) in these periods could not be priced and are not in the totals (see usage import)"
+                )
             if db:
                 keys, invoices = _from_books(db, org, keys, invoices)
         result = explain(data, p, a, as_of=when, keys=keys, invoices=invoices, min_impact_nanos=floor)
@@ -297,10 +349,18 @@ def parse_time(text: str) -> datetime:
 def _from_files(
     fmt: str, files: list[Path], prices: PriceTable | None
 ) -> tuple[UsageData, dict[str, Any], list[str]]:
-    from quotadesk.usage.importers import kind, resolve_format
+    from quotadesk.usage.importers import AUTO, group_by_format, kind, resolve_format
     from quotadesk.usage.log import from_arrow
 
-    name = resolve_format(fmt)
+    name = resolve_format(fmt, allow_auto=True)
+    if name == AUTO:
+        _check_files(files)
+        found = [f for f, _, _ in group_by_format(files)]
+        if len(found) != 1:
+            raise InputError(
+                f"the files hold several formats ({', '.join(found)}); explain one at a time", "FILE"
+            )
+        name = found[0]
     if kind(name) != "usage":
         raise InputError(
             f"{name} is a cost report; explain needs usage (import it beside the usage instead)", "--format"
@@ -314,7 +374,7 @@ def _from_files(
         "unknown_models": [u.to_json() for u in batch.unknown],
     }
     notes = list(batch.notes)
-    notes += [f"{u.model or '(none)'}: {u.rows} rows not costed (no price)" for u in batch.unknown]
+    notes += [f"{u.model or '(none)'}: {u.rows} rows not costed ({u.reason})" for u in batch.unknown]
     return data, extra, notes
 
 
@@ -367,7 +427,7 @@ def _from_log(
     recs = [r for p in (against, period) for r in reconcile(log, org, start=p.start, end=p.end)]
     from quotadesk.usage.explanation import usd
 
-    extra = {
+    extra: dict[str, Any] = {
         "org": org,
         "reconciliation": [
             {
@@ -381,4 +441,16 @@ def _from_log(
             for r in recs
         ],
     }
+    kept = log.read_arrow(
+        org, start=min(period.start, against.start), end=max(period.end, against.end), dataset="unpriced"
+    )
+    if kept.num_rows:
+        import pyarrow.compute as pc
+
+        extra["unpriced"] = {
+            "rows": kept.num_rows,
+            "requests": int(pc.sum(kept.column("requests")).as_py() or 0),
+            "input_tokens": int(pc.sum(kept.column("input_tokens")).as_py() or 0),
+            "output_tokens": int(pc.sum(kept.column("output_tokens")).as_py() or 0),
+        }
     return data, log.keys(org, con), as_invoices(recs), extra

@@ -21,6 +21,9 @@ from typing import Any
 from quotadesk.billing import model as m
 from quotadesk.errors import BundleError
 from quotadesk.money import MoneyError, nanos
+from quotadesk.triage.statuspage import StatusIncident, parse_page
+
+__all__ = ["Attachment", "Bundle", "StatusIncident", "Ticket", "load", "parse", "validate"]
 
 JSON = dict[str, Any]
 
@@ -43,19 +46,6 @@ class Ticket:
     received_at: datetime
     subject: str = ""
     attachments: tuple[Attachment, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StatusIncident:
-    """A status-page incident (Atlassian Statuspage v2 shape)."""
-
-    name: str
-    status: str
-    created_at: datetime
-    id: str = ""
-    impact: str = "none"
-    resolved_at: datetime | None = None
-    components: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,21 +297,8 @@ def parse(doc: JSON, base_dir: Path | None = None) -> Bundle:
     )
     incidents = None
     sp = doc.get("status_page")
-    if isinstance(sp, dict):
-        incidents = tuple(
-            StatusIncident(
-                id=str(inc.get("id", "")),
-                name=inc["name"],
-                status=inc["status"],
-                impact=inc.get("impact", "none"),
-                created_at=_req_dt(inc.get("created_at"), f"$.status_page.incidents[{i}].created_at"),
-                resolved_at=_dt(
-                    inc.get("resolved_at"), f"$.status_page.incidents[{i}].resolved_at", required=False
-                ),
-                components=tuple(c["name"] for c in inc.get("components") or []),
-            )
-            for i, inc in enumerate(sp.get("incidents") or [])
-        )
+    if isinstance(sp, dict):  # read as served (statuspage.parse_page): never refused for a missing time
+        incidents = parse_page(sp).incidents
     account = _account(doc["account"]) if isinstance(doc.get("account"), dict) else None
     prices = doc.get("prices") or {}
     for model_name, price in prices.items():

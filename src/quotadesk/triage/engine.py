@@ -14,6 +14,7 @@ from typing import Any
 from quotadesk import settings
 from quotadesk.billing.pricing import PriceTable
 from quotadesk.triage import bundle as bundle_mod
+from quotadesk.triage import statuspage
 from quotadesk.triage.bundle import Bundle, StatusIncident
 from quotadesk.triage.facts import account_facts
 from quotadesk.triage.inputs import Case, ErrorSeen, TicketView, UsageFinding, UsageView
@@ -24,43 +25,24 @@ from quotadesk.triage.safety import guard
 from quotadesk.triage.secrets import redact_json
 from quotadesk.triage.tree import Diagnosis, diagnose
 
-API_COMPONENT_WORDS = (
-    "api",
-    "billing",
-    "completion",
-    "chat",
-    "inference",
-    "model",
-    "endpoint",
-    "platform",
-    "console",
-    "dashboard",
-    "messages",
-    "embedding",
-    "responses",
-    "gateway",
-    "authentication",
-    "payments",
-)
-ACTIVE_STATUSES = frozenset({"investigating", "identified", "monitoring"})
 
-
-def _relevant(inc: StatusIncident) -> bool:
-    names = " ".join((inc.name, *inc.components)).lower()
-    return any(w in names for w in API_COMPONENT_WORDS) or not inc.components
+def _relevant(inc: StatusIncident, provider: str = "generic", models: tuple[str, ...] = ()) -> bool:
+    return statuspage.relevant(inc, provider, models)
 
 
 def _incidents(
-    b: Bundle,
+    b: Bundle, models: tuple[str, ...] = ()
 ) -> tuple[tuple[tuple[int, StatusIncident], ...], tuple[tuple[int, StatusIncident], ...]]:
-    """Unresolved incidents at as_of, and incidents of the last 60 days (for refunds of retries)."""
+    """Unresolved incidents at as_of, and incidents of the last 60 days (for refunds of retries).
+
+    Each incident as it stood at as_of (a page captured later is rebuilt from its updates).
+    """
     active: list[tuple[int, StatusIncident]] = []
     recent: list[tuple[int, StatusIncident]] = []
-    for i, inc in enumerate(b.incidents or ()):
-        if not _relevant(inc) or inc.created_at > b.as_of:
+    for i, inc in statuspage.state_at(b.incidents or (), b.as_of):
+        if not _relevant(inc, b.provider, models):
             continue
-        resolved = inc.resolved_at is not None and inc.resolved_at <= b.as_of
-        if inc.status in ACTIVE_STATUSES and not resolved and inc.impact != "none":
+        if statuspage.active(inc):
             active.append((i, inc))
         elif inc.created_at >= b.as_of - timedelta(days=60):
             recent.append((i, inc))
@@ -128,7 +110,7 @@ def build_case(b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE) -> Case:
     caller already has it (the desk keeps it per account and snapshot of the usage, since the
     analysis costs far more than the rest of a triage); by default the bundle's records are read."""
     ticket = _ticket_view(b)
-    active, recent = _incidents(b)
+    active, recent = _incidents(b, ticket.models)
     if usage is USAGE_FROM_BUNDLE:
         usage = _usage_view(b, active + recent, ticket.log_text)
     facts = None

@@ -10,6 +10,7 @@ cost is an error naming its first row, never $0.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from quotadesk.billing.pricing import PriceTable, UnknownModelError
@@ -18,32 +19,41 @@ from quotadesk.usage import engine
 from quotadesk.usage.checks import MAX_TOKENS, blank
 from quotadesk.usage.sources import Source, field_of
 
+_DAY = 86_400
+_EPOCH = date(1970, 1, 1)
+
 
 def rates_for(con: Any, normal: Any, prices: PriceTable) -> tuple[dict[str, tuple[int, int, int]], set[str]]:
     """Per model in the log: whole nano-dollars per token (input, output, cached), if it has a price.
 
     Returns the rates the engine can apply exactly and the models it cannot: unknown to
-    the price table, or priced finer than a nano-dollar per token (costed in Python).
+    the price table, priced finer than a nano-dollar per token, or whose price changed
+    between its first and last row (costed in Python, each row at the price of its day).
     """
-    models = engine.fetch_rows(con, normal.select("model").distinct()).column(0)
+    spans = engine.fetch_rows(
+        con, normal.group_by("model").aggregate(lo=normal.ts.min(), hi=normal.ts.max())
+    ).columns()
     rates: dict[str, tuple[int, int, int]] = {}
     unpriced: set[str] = set()
-    for model in models:
+    for model, lo, hi in zip(spans["model"], spans["lo"], spans["hi"], strict=True):
         if model is None:
             continue
         try:
-            price = prices.get(model)
+            first, last = prices.get(model, _when(lo)), prices.get(model, _when(hi))
         except UnknownModelError:
             unpriced.add(model)
             continue
-        per_token = [
-            p * 1000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)
-        ]
-        if all(v == v.to_integral_value() for v in per_token):
-            rates[model] = (int(per_token[0]), int(per_token[1]), int(per_token[2]))
+        whole = first.whole_rates()
+        if whole is not None and whole == last.whole_rates() and first.cached_input_per_mtok == last.cached_input_per_mtok:
+            rates[model] = whole
         else:
             unpriced.add(model)
     return rates, unpriced
+
+
+def _when(value: Any) -> Any:
+    """A row time from the engine as a datetime (None stays None: the newest price)."""
+    return value if value is None or hasattr(value, "date") else None
 
 
 def cost_expr(t: Any, rates: Mapping[str, tuple[int, int, int]]) -> Any:
@@ -88,13 +98,13 @@ def price_missing(
                 f"no price for model {model!r} and no cost given ({c['open']} rows); refusing to cost it at $0",
                 f"{field_of(source)}.model",
             )
-    keys = ["model", "input_tokens", "output_tokens", "cached_tokens"]
-    distinct = engine.fetch_rows(
-        con, stored.filter(stored.cost_nanos.isnull()).select(*keys).distinct()
-    ).columns()
+    keys = ["model", "input_tokens", "output_tokens", "cached_tokens", "p_day"]
+    open_rows = stored.filter(stored.cost_nanos.isnull())
+    day_of = engine.epoch_seconds(con, open_rows.ts) // _DAY  # the UTC day, whatever the session zone
+    distinct = engine.fetch_rows(con, open_rows.mutate(p_day=day_of).select(*keys).distinct()).columns()
     costs = [
-        prices.cost_nanos(m, int(i), int(o), int(c))
-        for m, i, o, c in zip(*(distinct[k] for k in keys), strict=True)
+        prices.cost_nanos(m, int(i), int(o), int(c), at=_EPOCH + timedelta(days=int(day)))
+        for m, i, o, c, day in zip(*(distinct[k] for k in keys), strict=True)
     ]
     lookup = engine.from_columns(
         con,
@@ -103,6 +113,7 @@ def price_missing(
             "p_in": (distinct["input_tokens"], "int64"),
             "p_out": (distinct["output_tokens"], "int64"),
             "p_cached": (distinct["cached_tokens"], "int64"),
+            "p_day": ([int(d) for d in distinct["p_day"]], "int64"),
             "p_cost": (costs, "int64"),
         },
         "prices",
@@ -114,6 +125,7 @@ def price_missing(
             stored.input_tokens == lookup.p_in,
             stored.output_tokens == lookup.p_out,
             stored.cached_tokens == lookup.p_cached,
+            (engine.epoch_seconds(con, stored.ts) // _DAY) == lookup.p_day,
         ],
     )
     fixed = joined.select(

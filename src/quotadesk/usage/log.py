@@ -6,6 +6,8 @@ it as a partitioned dataset)::
     usage_dir/org=<org>/month=YYYY-MM/part-<id>.parquet     usage rows (``COLUMNS``)
     usage_dir/_costs/org=<org>/month=YYYY-MM/part-<id>.parquet
                                                            costs a provider reported
+    usage_dir/_unpriced/org=<org>/month=YYYY-MM/part-<id>.parquet
+                                                           usage that could not be priced
     usage_dir/org=<org>/.lock                              one writer per org at a time
 
 ``org`` and ``month`` live in the path, not in the files (Spark refuses a column that is
@@ -100,6 +102,16 @@ COST_SCHEMA = pa.schema(
 """A cost a provider reported for a day (``[ts, end)``), kept to reconcile the usage log
 against. ``request_id`` is the deterministic id of the cost line (dedup as for usage)."""
 
+UNPRICED_SCHEMA = pa.schema(
+    [*(f for f in SCHEMA if f.name != "cost_nanos"), pa.field("reason", pa.string(), nullable=False)]
+)
+UNPRICED_COLUMNS = tuple(UNPRICED_SCHEMA.names)
+"""Usage that reached the log without a cost: an export not grouped by model (no model to
+price) or a model with no price. Kept with its volume, tokens and requests, never costed
+at $0 and never dropped; ``reason`` says which. Deduplicated by request id like usage."""
+
+DATASETS = {"usage": SCHEMA, "costs": COST_SCHEMA, "unpriced": UNPRICED_SCHEMA}
+
 COPY_ABOVE_FILES = 64
 """An org read from more part files than this is copied into DuckDB once (see ``UsageLog.load``)."""
 
@@ -125,6 +137,8 @@ class AppendResult:
     duplicates: int
     months: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    requests: int = 0
+    """Requests the added rows carry (a bucket row counts all of its requests)."""
 
 
 class UsageLog:
@@ -141,7 +155,9 @@ class UsageLog:
     # --- layout -----------------------------------------------------------------------------------
 
     def org_dir(self, org: str, dataset: str = "usage") -> Path:
-        base = self.root if dataset == "usage" else self.root / "_costs"
+        if dataset not in DATASETS:
+            raise InputError(f"unknown dataset {dataset!r}", "dataset")
+        base = self.root if dataset == "usage" else self.root / f"_{dataset}"
         return base / f"org={check_org(org)}"
 
     def orgs(self) -> list[str]:
@@ -189,11 +205,12 @@ class UsageLog:
     def append(self, org: str, rows: pa.Table, *, dataset: str = "usage") -> AppendResult:
         """Add the rows whose ``request_id`` the org's log does not hold yet; all or nothing.
 
-        ``rows`` must have ``SCHEMA`` (or ``COST_SCHEMA`` for ``dataset="costs"``). Rows
-        repeating an id within the batch keep the first.
+        ``rows`` must have ``SCHEMA`` (or ``COST_SCHEMA`` for ``dataset="costs"``,
+        ``UNPRICED_SCHEMA`` for ``"unpriced"``). Rows repeating an id within the batch keep
+        the first.
         """
         check_org(org)
-        schema = SCHEMA if dataset == "usage" else COST_SCHEMA
+        schema = DATASETS.get(dataset, SCHEMA)
         table = _conform(rows, schema)
         offered = table.num_rows
         with self._lock(org, shared=False):
@@ -204,6 +221,9 @@ class UsageLog:
                 fresh = fresh.filter(pc.invert(pc.is_in(fresh.column("request_id"), value_set=existing)))
             if fresh.num_rows == 0:
                 return AppendResult(org, offered, 0, offered)
+            requests = (
+                int(pc.sum(fresh.column("requests")).as_py() or 0) if "requests" in fresh.column_names else 0
+            )
             moves = self._write_temporaries(org, fresh, dataset)
             journal = self.org_dir(org) / f".journal-{uuid.uuid4().hex}.json"
             rel = [[os.path.relpath(a, self.root), os.path.relpath(b, self.root)] for a, b in moves]
@@ -211,7 +231,7 @@ class UsageLog:
             _roll_forward(journal, self.root)
         months = tuple(sorted({b.parent.name[6:] for _, b in moves}))
         files = tuple(str(b) for _, b in moves)
-        return AppendResult(org, offered, fresh.num_rows, offered - fresh.num_rows, months, files)
+        return AppendResult(org, offered, fresh.num_rows, offered - fresh.num_rows, months, files, requests)
 
     def _write_temporaries(self, org: str, table: pa.Table, dataset: str) -> list[tuple[Path, Path]]:
         base = self.org_dir(org, dataset)
@@ -272,7 +292,7 @@ class UsageLog:
         """A journal or a temporary file: a batch crashed, or one is being written right now."""
         if any(self.org_dir(org).glob(".journal-*")):
             return True
-        return any(any(self.org_dir(org, d).glob("month=*/.part-*")) for d in ("usage", "costs"))
+        return any(any(self.org_dir(org, d).glob("month=*/.part-*")) for d in DATASETS)
 
     def _recover(self, org: str) -> None:
         """Finish batches whose journal was written; drop temporaries of batches that never got one."""
@@ -282,7 +302,7 @@ class UsageLog:
         for unfinished in folder.glob(".journal-*.json.tmp"):
             with contextlib.suppress(OSError):
                 unfinished.unlink()
-        for dataset in ("usage", "costs"):
+        for dataset in DATASETS:
             for tmp in self.org_dir(org, dataset).glob("month=*/.part-*.parquet.tmp"):
                 with contextlib.suppress(OSError):
                     tmp.unlink()
@@ -293,7 +313,7 @@ class UsageLog:
         self, org: str, *, start: datetime | None = None, end: datetime | None = None, dataset: str = "usage"
     ) -> pa.Table:
         """The org's rows in ``[start, end)`` as one pyarrow table (small logs, tests, exports)."""
-        schema = SCHEMA if dataset == "usage" else COST_SCHEMA
+        schema = DATASETS.get(dataset, SCHEMA)
         paths = self.files(org, start=start, end=end, dataset=dataset)
         if not paths:
             return schema.empty_table()

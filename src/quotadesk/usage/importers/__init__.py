@@ -7,9 +7,13 @@ format             kind      reads
 ``openai-costs``   costs     OpenAI Costs API pages (``openai_costs``)
 ``anthropic-usage`` usage    Anthropic usage report (``anthropic_usage``)
 ``anthropic-cost`` costs     Anthropic cost report, amounts in cents (``anthropic_cost``)
+``openrouter``     usage     OpenRouter generations, completions' ``usage.cost``, activity
 ``litellm``        usage     LiteLLM ``LiteLLM_SpendLogs`` rows, CSV or JSON (``litellm``)
 ``contract``       usage     the contract's CSV / JSON Lines / Parquet (``contract``)
 =================  ========  =====================================================
+
+``auto`` is not a format but a choice made per file from its content
+(``importers.detect``); the import says which format it chose for each file.
 
 ``read_files(fmt, paths)`` reads every file completely before anything is written, so a
 bad row in the third file leaves the log unchanged. Each module has ``SOURCE``, ``KIND``
@@ -28,15 +32,18 @@ import pyarrow as pa
 from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
 from quotadesk.errors import InputError
 from quotadesk.usage.importers.batch import CostBuilder, ImportBatch, RowBuilder
+from quotadesk.usage.importers.detect import Detected, detect
 
 FORMATS: dict[str, str] = {
     "openai-usage": "openai_usage",
     "openai-costs": "openai_costs",
     "anthropic-usage": "anthropic_usage",
     "anthropic-cost": "anthropic_cost",
+    "openrouter": "openrouter",
     "litellm": "litellm",
     "contract": "contract",
 }
+AUTO = "auto"
 ALIASES = {
     "openai": "openai-usage",
     "openai-cost": "openai-costs",
@@ -49,13 +56,27 @@ ALIASES = {
 }
 
 
-def resolve_format(name: str) -> str:
+def resolve_format(name: str, *, allow_auto: bool = False) -> str:
     """The canonical format name; an unknown one is an InputError listing the known ones."""
     key = name.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
+    if allow_auto and key == AUTO:
+        return AUTO
     if key not in FORMATS:
-        raise InputError(f"unknown format {name!r}; expected one of {', '.join(FORMATS)}", "FORMAT")
+        known = ", ".join((AUTO, *FORMATS) if allow_auto else FORMATS)
+        raise InputError(f"unknown format {name!r}; expected one of {known}", "FORMAT")
     return key
+
+
+def group_by_format(paths: Sequence[Path]) -> list[tuple[str, list[Path], list[Detected]]]:
+    """``auto``: each file's format from its content, files of one format together (in order)."""
+    groups: dict[str, tuple[list[Path], list[Detected]]] = {}
+    for path in paths:
+        found = detect(Path(path))
+        files, why = groups.setdefault(found.format, ([], []))
+        files.append(Path(path))
+        why.append(found)
+    return [(fmt, files, why) for fmt, (files, why) in groups.items()]
 
 
 def module(fmt: str) -> ModuleType:
@@ -109,4 +130,5 @@ def read_files(
         unknown=rows.unknown,
         empty=rows.empty,
         notes=tuple(rows.notes),
+        unpriced=rows.unpriced_table(),
     )

@@ -1,4 +1,10 @@
-"""Anthropic Admin API cost report: ``GET /v1/organizations/cost_report``, daily buckets.
+"""Anthropic costs: the Admin API cost report and the analytics cost endpoint.
+
+The (legacy) ``GET /v1/organizations/cost_report`` answers daily buckets of results; the
+analytics endpoint ``GET /v1/organizations/analytics/cost`` answers flat items
+``{"starting_at", "ending_at", "group": {...}, "cost": {"amount", "currency",
+"list_amount", "requests"}}``, ``amount`` post-discount and pre-credit, in fractional
+cents like the legacy report. Both are read.
 
 ``{"data": [{"starting_at", "ending_at", "results": [...]}], "has_more", "next_page"}``;
 each result has ``amount`` — a decimal string in the currency's LOWEST unit, so
@@ -17,6 +23,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from quotadesk.usage.importers.anthropic_usage import analytics_items
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
 from quotadesk.usage.importers.fields import decimal, nanos_rounded, present, text, timestamp
 from quotadesk.usage.importers.pages import bucket_results
@@ -37,9 +44,13 @@ GROUP_KEYS = (
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    for start, end, loc, res in bucket_results(
-        path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp
-    ):
+    flat = analytics_items(path, rows, "cost")
+    source = (
+        flat
+        if flat is not None
+        else bucket_results(path, rows, start_key="starting_at", end_key="ending_at", parse=timestamp)
+    )
+    for start, end, loc, res in source:
         if not present(res.get("amount")):
             raise loc.at("amount").error("missing")
         cents = decimal(res.get("amount"), loc.at("amount"))

@@ -7,14 +7,22 @@ the log's schema (``quotadesk.usage.log.SCHEMA`` / ``COST_SCHEMA``).
 Costs: a row keeps the cost the export reports when it has one (LiteLLM's ``spend``, the
 contract's ``cost``); otherwise the price table costs it (``quotadesk.billing.pricing``),
 and a failing request (status >= 400) costs 0, as providers do not bill it. A row whose
-model has no price and that reports no cost is **not** written: it is counted per model
-in ``unknown`` and the import reports it. Costing it at $0 would hide real spend.
+model has no price and that reports no cost is **not** written to the usage rows: it goes, with its
+volume, tokens and request count, to the log's ``unpriced`` rows (``UNPRICED_SCHEMA``),
+is counted per model in ``unknown`` and the import reports it. Costing it at $0 would
+hide real spend; dropping it would hide real traffic (an OpenAI export not grouped by
+model has no model at all).
 
-Cache writes (Anthropic): written prompt-cache tokens are uncached input billed at a
-premium over the model's input price, 1.25× for the 5-minute cache and 2× for the
-1-hour cache (Anthropic's published multipliers). They are stored as ``input_tokens``
-and the premium goes into ``cost_nanos``, rounded half-even once per row, like the price
-table's own arithmetic.
+Prices are those in force on each row's own day (``PriceTable.get(model, at=ts)``), for
+its context: a batch row at the batch price, a ``flex`` or ``priority`` row at that
+tier's price.
+
+Cache writes: written prompt-cache tokens are uncached input billed at the model's
+cache-write price. Without a published one, a plain write (OpenAI's
+``input_cache_write_tokens``) costs the input price and Anthropic's 5-minute and 1-hour
+writes 1.25× and 2× the input price (Anthropic's published multipliers). They are stored
+as ``input_tokens`` and the premium goes into ``cost_nanos``, rounded half-even once per
+row, like the price table's own arithmetic.
 
 Ids: the log is idempotent by (org, request_id). A per-request export has its own ids;
 a bucketed one gets ``<source>:<sha256 of the bucket's keys>``, the same on every import
@@ -27,17 +35,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from datetime import date, datetime
 
 import pyarrow as pa
 
-from quotadesk.billing.pricing import Price, PriceTable, UnknownModelError
+from quotadesk.billing.pricing import CACHE_WRITE_1H, CACHE_WRITE_5M, Price, PriceTable, UnknownModelError
 from quotadesk.usage.importers.fields import Loc
-from quotadesk.usage.log import COLUMNS, COST_SCHEMA, SCHEMA
+from quotadesk.usage.log import COLUMNS, COST_SCHEMA, SCHEMA, UNPRICED_COLUMNS, UNPRICED_SCHEMA
 
-CACHE_WRITE_5M = Decimal("1.25")
-CACHE_WRITE_1H = Decimal("2")
+__all__ = ["CACHE_WRITE_1H", "CACHE_WRITE_5M", "CostBuilder", "ImportBatch", "RowBuilder", "derived_id"]
 PROGRESS_EVERY = 10_000
 MAX_TOKENS = 10**12
 """More tokens than this in one row is a corrupt value, not usage (the records loader's bound)."""
@@ -51,18 +57,26 @@ def derived_id(source: str, *parts: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class UnknownModel:
-    """Rows left out because their model has no price and they report no cost."""
+    """Rows not costed because their model has no price (or no model) and they report no cost."""
 
     model: str
     rows: int
     requests: int
     first: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    reason: str = "no price"
 
     def to_json(self) -> dict[str, object]:
         return {
             "model": self.model or "(none)",
+            "reason": self.reason,
             "rows": self.rows,
             "requests": self.requests,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
             "first": self.first,
         }
 
@@ -72,8 +86,9 @@ class ImportBatch:
     """What an importer read from its files, ready for the log.
 
     ``usage`` has the log's ``SCHEMA`` and ``costs`` its ``COST_SCHEMA`` (empty for a usage
-    export); ``rows_read`` counts source rows (results, lines) seen; ``unknown`` lists the
-    models that could not be costed; ``empty`` counts source rows with no requests and no
+    export); ``unpriced`` holds the rows that could not be costed (``UNPRICED_SCHEMA``);
+    ``rows_read`` counts source rows (results, lines) seen; ``unknown`` lists, per model,
+    what could not be costed; ``empty`` counts source rows with no requests and no
     tokens (skipped); ``notes`` say what an export cannot show (no request counts, no
     fingerprints, an unfinished pagination).
     """
@@ -86,6 +101,22 @@ class ImportBatch:
     unknown: tuple[UnknownModel, ...] = ()
     empty: int = 0
     notes: tuple[str, ...] = ()
+    unpriced: pa.Table | None = None
+    detected: str = ""
+
+
+@dataclass(slots=True)
+class _Tally:
+    first: str
+    rows: int = 0
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 class RowBuilder:
@@ -99,9 +130,10 @@ class RowBuilder:
         self.empty = 0
         self.notes: list[str] = []
         self._cols: dict[str, list[object]] = {name: [] for name in COLUMNS}
-        self._price: dict[str, Price | None] = {}
-        self._rates: dict[str, tuple[int, int, int] | None] = {}
-        self._unknown: dict[str, tuple[int, int, str]] = {}
+        self._free: dict[str, list[object]] = {name: [] for name in UNPRICED_COLUMNS}
+        self._price: dict[tuple[str, date, bool, str, str], Price | None] = {}
+        self._rates: dict[tuple[str, date, bool, str, str], tuple[int, int, int] | None] = {}
+        self._unknown: dict[tuple[str, str], _Tally] = {}
         self._ordinals: dict[str, int] = {}
 
     def seen(self) -> None:
@@ -140,17 +172,24 @@ class RowBuilder:
         ip: str = "",
         write_5m: int = 0,
         write_1h: int = 0,
-        price_factor: Decimal | None = None,
+        cache_write: int = 0,
+        batch: bool = False,
+        service_tier: str = "",
+        speed: str = "",
+        unpriced_reason: str = "",
     ) -> bool:
         """Add one row (``input_tokens`` uncached, cache writes excluded); False if not costable.
 
-        ``price_factor`` scales the list price (OpenAI's Batch API bills half of it).
+        ``batch``/``service_tier`` select the price variant (a Batch API row at the batch
+        price). ``unpriced_reason`` says why a row cannot be priced at all (an export not
+        grouped by model); such a row goes to the unpriced rows with that reason.
         """
+        writes = write_5m + write_1h + cache_write
         for name, value in (
             ("input_tokens", input_tokens),
             ("output_tokens", output_tokens),
             ("cached_tokens", cached_tokens),
-            ("cache_creation_input_tokens", write_5m + write_1h),
+            ("cache_creation_input_tokens", writes),
         ):
             if value > MAX_TOKENS:
                 raise loc.error(f"{name}: implausibly large ({value})")
@@ -159,16 +198,21 @@ class RowBuilder:
         if not 100 <= status <= 599:
             raise loc.error(f"status: not an HTTP status ({status})")
         if cost_nanos is None:
-            cost_nanos = (
-                0
-                if status >= 400
-                else self._cost(
-                    model, input_tokens, output_tokens, cached_tokens, write_5m, write_1h, price_factor
-                )
-            )
+            if status >= 400:
+                cost_nanos = 0
+            elif not unpriced_reason:
+                cost_nanos = self._cost(
+                    model, ts, input_tokens, output_tokens, cached_tokens,
+                    (cache_write, write_5m, write_1h), batch, service_tier, speed,
+                )  # fmt: skip
             if cost_nanos is None:
-                rows, reqs, first = self._unknown.get(model, (0, 0, str(loc)))
-                self._unknown[model] = (rows + 1, reqs + requests, first)
+                reason = unpriced_reason or ("no model" if not model else "no price")
+                self._keep_unpriced(
+                    loc, reason, ts=ts, request_id=request_id, key_id=key_id, environment=environment,
+                    model=model, input_tokens=input_tokens + writes, output_tokens=output_tokens,
+                    cached_tokens=cached_tokens, requests=requests, status=status,
+                    fingerprint=fingerprint, ip=ip,
+                )  # fmt: skip
                 return False
         cols = self._cols
         cols["ts"].append(ts)
@@ -176,7 +220,7 @@ class RowBuilder:
         cols["key_id"].append(key_id)
         cols["environment"].append(environment)
         cols["model"].append(model)
-        cols["input_tokens"].append(input_tokens + write_5m + write_1h)
+        cols["input_tokens"].append(input_tokens + writes)
         cols["output_tokens"].append(output_tokens)
         cols["cached_tokens"].append(cached_tokens)
         cols["requests"].append(requests)
@@ -186,57 +230,68 @@ class RowBuilder:
         cols["ip"].append(ip)
         return True
 
+    def _keep_unpriced(self, loc: Loc, reason: str, **row: object) -> None:
+        for name in UNPRICED_COLUMNS:
+            self._free[name].append(reason if name == "reason" else row[name])
+        tally = self._unknown.setdefault((str(row["model"]), reason), _Tally(str(loc)))
+        tally.rows += 1
+        tally.requests += _int(row["requests"])
+        tally.input_tokens += _int(row["input_tokens"])
+        tally.output_tokens += _int(row["output_tokens"])
+        tally.cached_tokens += _int(row["cached_tokens"])
+
     def _cost(
         self,
         model: str,
+        ts: datetime,
         uncached: int,
         output: int,
         cached: int,
-        write_5m: int,
-        write_1h: int,
-        factor: Decimal | None,
+        writes: tuple[int, int, int],
+        batch: bool,
+        tier: str,
+        speed: str,
     ) -> int | None:
-        if model not in self._price:
-            self._learn(model)
-        price = self._price[model]
+        key: tuple[str, date, bool, str, str] = (model, ts.date(), batch, tier, speed)
+        if key not in self._price:
+            self._learn(key)
+        price = self._price[key]
         if price is None:
             return None
-        if not write_5m and not write_1h and factor is None:
-            rates = self._rates[model]
+        if not any(writes):
+            rates = self._rates[key]
             if rates is not None:  # whole nano-dollars per token: the same exact sum, without Decimal
                 return uncached * rates[0] + output * rates[1] + cached * rates[2]
-            return price.cost_nanos(uncached, output, cached)
-        with localcontext() as ctx:
-            ctx.prec = 60
-            total = (
-                uncached * price.input_per_mtok
-                + output * price.output_per_mtok
-                + cached * price.cached_input_per_mtok
-                + write_5m * price.input_per_mtok * CACHE_WRITE_5M
-                + write_1h * price.input_per_mtok * CACHE_WRITE_1H
-            ) * 1000  # $ per 1M tokens -> nano-dollars per token
-            if factor is not None:
-                total *= factor
-            return int(total.to_integral_value(rounding=ROUND_HALF_EVEN))
+        return price.cost_nanos(
+            uncached, output, cached, cache_write_tokens=writes[0], write_5m=writes[1], write_1h=writes[2]
+        )
 
-    def _learn(self, model: str) -> None:
+    def _learn(self, key: tuple[str, date, bool, str, str]) -> None:
+        model, day, batch, tier, speed = key
         try:
-            price = self.prices.get(model) if model else None
+            price = (
+                self.prices.get(model, day, batch=batch, service_tier=tier, speed=speed) if model else None
+            )
         except UnknownModelError:
             price = None
-        self._price[model] = price
-        self._rates[model] = None
-        if price is not None:
-            per_token = [
-                p * 1000 for p in (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok)
-            ]
-            if all(v == v.to_integral_value() for v in per_token):
-                self._rates[model] = (int(per_token[0]), int(per_token[1]), int(per_token[2]))
+        self._price[key] = price
+        self._rates[key] = price.whole_rates() if price is not None else None
 
     @property
     def unknown(self) -> tuple[UnknownModel, ...]:
-        out = [UnknownModel(m, rows, reqs, first) for m, (rows, reqs, first) in self._unknown.items()]
+        out = [
+            UnknownModel(
+                m, t.rows, t.requests, t.first, t.input_tokens, t.output_tokens, t.cached_tokens, reason
+            )
+            for (m, reason), t in self._unknown.items()
+        ]
         return tuple(sorted(out, key=lambda u: (-u.rows, u.model)))
+
+    def unpriced_table(self) -> pa.Table:
+        return pa.table(
+            {n: pa.array(self._free[n], type=UNPRICED_SCHEMA.field(n).type) for n in UNPRICED_COLUMNS},
+            schema=UNPRICED_SCHEMA,
+        )
 
     def table(self) -> pa.Table:
         return pa.table(

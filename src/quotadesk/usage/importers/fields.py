@@ -129,7 +129,9 @@ def records(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
         except (json.JSONDecodeError, UnicodeDecodeError):
             doc = None  # JSON Lines start with "{" too
         if isinstance(doc, Mapping) and not isinstance(doc.get("data", doc.get("rows")), list):
-            doc = None  # one row on one line: JSON Lines
+            # One row: on one line it is JSON Lines (errors name the line); spread over several
+            # lines it is a file holding one JSON object (LiteLLM's /spend/logs?request_id=).
+            doc = None if len([ln for ln in raw.splitlines() if ln.strip()]) == 1 else [doc]
         if doc is not None:
             if isinstance(doc, Mapping):
                 rows = doc.get("data", doc.get("rows"))
@@ -242,6 +244,18 @@ def as_int(
         message = f"negative ({number})" if minimum == 0 else f"must be at least {minimum} ({number})"
         raise _where(loc, field).error(message)
     return number
+
+
+def whole(obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False, default: int = 0) -> int:
+    """A count that may be written as an integral decimal (``3.0``: dashboards and spreadsheets
+    write counts so); otherwise as ``integer``."""
+    value = obj.get(name)
+    if isinstance(value, str) and "." in value and present(value):
+        amount = decimal(value, loc, name)
+        if amount != amount.to_integral_value():
+            raise loc.at(name).error(f"not an integer: {value.strip()[:40]!r}")
+        value = int(amount)
+    return as_int(value, loc, name, required=required, default=default)
 
 
 def _integral(value: Any) -> bool:

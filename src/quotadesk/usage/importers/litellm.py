@@ -7,9 +7,15 @@ Columns used (BerriAI/litellm ``schema.prisma``): ``request_id`` (primary key),
 header row with these names; a JSON export is an array of row objects, ``{"data": […]}``
 or JSON Lines.
 
+A JSON export may also be one row object: what ``/spend/logs?request_id=…`` answers.
+
 ``spend`` is a float column in the database; its exported text (``0.00012300000000000001``)
 is read as an exact decimal and rounded half-even to the nano-dollar. An empty spend is
-costed from the price table. Spend logs have no cached-token columns (cached = 0).
+costed from the price table. Spend logs have no cached-token columns; since LiteLLM
+stores the provider's whole usage in ``metadata.usage_object`` the cached tokens
+(``prompt_tokens_details.cached_tokens`` or ``cache_read_input_tokens``) and cache
+writes (``cache_creation_input_tokens``) are read from there, and ``prompt_tokens`` (which
+counts them) is split accordingly. Without a usage object, cached = 0 (a note says so).
 Times are PostgreSQL ``timestamp without time zone`` written in UTC by Prisma: a time
 without an offset is taken as UTC. ``status`` is ``success`` or ``failure``; a failure is
 stored with the HTTP code from ``metadata.error_information.error_code`` when there is one,
@@ -34,6 +40,7 @@ from quotadesk.usage.importers.fields import (
     integer,
     nanos_rounded,
     present,
+    read_bytes,
     records,
     text,
     timestamp,
@@ -52,20 +59,43 @@ _ENVIRONMENTS = {
 
 
 def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
-    source = csv_rows(path) if path.suffix.lower() == ".csv" else records(path)
+    head = read_bytes(path).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    source = records(path) if head in (b"{", b"[") else csv_rows(path)
+    without = 0
     for loc, row in source:
         rows.seen()
-        _row(loc, row, rows)
-    rows.note("LiteLLM spend logs have no cached-token counts (cached = 0)")
+        without += _row(loc, row, rows)
+    if without:
+        rows.note(
+            f"{without} spend log rows have no metadata.usage_object: their cached tokens are unknown (0)"
+        )
 
 
-def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
+def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> int:
+    """Add one spend log row; 1 when it had no usage object (cached tokens unknown), else 0."""
     request_id = text(row, "request_id", loc, required=True)
     ts = timestamp(row.get("startTime"), loc, "startTime", naive_is_utc=True)
     model = text(row, "model", loc) or text(row, "model_group", loc)
     prompt = integer(row, "prompt_tokens", loc)
     completion = integer(row, "completion_tokens", loc)
     metadata = _json(row.get("metadata"))
+    usage = metadata.get("usage_object") if isinstance(metadata, Mapping) else None
+    usage = _json(usage)
+    cached = writes = 0
+    uncached = prompt
+    if isinstance(usage, Mapping):
+        uloc = loc.at("metadata").at("usage_object")
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, Mapping) and present(details.get("cached_tokens")):
+            cached = integer(details, "cached_tokens", uloc.at("prompt_tokens_details"))
+        else:
+            cached = integer(usage, "cache_read_input_tokens", uloc)
+        writes = integer(usage, "cache_creation_input_tokens", uloc)
+        if cached > prompt:
+            raise uloc.error(f"cached tokens exceed prompt_tokens ({cached} > {prompt})")
+        # prompt_tokens counts the cache writes when they fit in it, as LiteLLM reports them;
+        # a usage object whose writes do not fit counted them apart.
+        uncached = prompt - cached - writes if cached + writes <= prompt else prompt - cached
     status = _status(text(row, "status", loc), metadata, loc)
     cost = None
     if present(row.get("spend")):
@@ -80,13 +110,16 @@ def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
         key_id=text(row, "api_key", loc),
         environment=_environment(row.get("request_tags"), metadata),
         model=model,
-        input_tokens=prompt,
+        input_tokens=uncached,
         output_tokens=completion,
+        cached_tokens=cached,
+        cache_write=writes,
         status=status,
         cost_nanos=cost,
         fingerprint=_fingerprint(row),
         ip=text(row, "requester_ip_address", loc),
     )
+    return 0 if isinstance(usage, Mapping) else 1
 
 
 def _json(value: Any) -> Any:

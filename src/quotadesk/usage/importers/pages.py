@@ -14,7 +14,26 @@ from pathlib import Path
 from typing import Any
 
 from quotadesk.usage.importers.batch import RowBuilder
-from quotadesk.usage.importers.fields import Loc, buckets, pages
+from quotadesk.usage.importers.fields import Loc, buckets, load_json, pages, read_bytes
+
+
+def documents(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
+    """The pages of ``path``; a bare list of buckets (the ``data`` of every page
+    concatenated, as OpenAI's cookbook collects them) is read as one page."""
+    if read_bytes(path).lstrip()[:1] == b"[":
+        doc = load_json(path)
+        if isinstance(doc, list) and doc and all(_is_bucket(b) for b in doc):
+            yield Loc(str(path)), {"data": doc}
+            return
+    yield from pages(path)
+
+
+def _is_bucket(value: Any) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and "data" not in value
+        and ("results" in value or value.get("object") == "bucket")
+    )
 
 
 def bucket_results(
@@ -26,7 +45,7 @@ def bucket_results(
     parse: Callable[[Any, Loc], datetime],
 ) -> Iterator[tuple[datetime, datetime, Loc, Mapping[str, Any]]]:
     """Each result of each bucket of each page, with its bucket's bounds and its location."""
-    for ploc, page in pages(path):
+    for ploc, page in documents(path):
         if page.get("has_more") is True:
             rows.note(
                 f"{path}: a page says has_more (next_page {page.get('next_page')!r}); import the next pages too"
