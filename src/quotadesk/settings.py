@@ -55,6 +55,12 @@ SETTINGS: dict[str, Setting] = {
             " Statuspage v2 document (summary.json or incidents.json); empty: none configured.",
         ),
         Setting(
+            "wording_file",
+            "",
+            "Reply wording override for triage drafts (TOML or JSON, see docs/design.md); empty: the"
+            " runbook's wording.",
+        ),
+        Setting(
             "max_body_bytes",
             "1048576",
             "Largest request body the desk service accepts (bytes); larger is 413.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from deskenv import NOW, Env
 
@@ -230,3 +231,34 @@ def test_timeline_of_an_account(env: Env) -> None:
         env.call("support", "GET", f"/api/v1/orgs/{org}/timeline", params={"before": "x"}).status_code == 400
     )
     assert env.call("support", "GET", "/api/v1/orgs/org_nope/timeline").status_code == 404
+
+
+def test_the_deployments_wording_reaches_every_draft(sqlite_env: Env, tmp_path: Any) -> None:
+    """Setting ``wording_file``: the desk drafts in the deployment's words, still only from evidence."""
+    from quotadesk.triage.wording import load_wording
+
+    e = sqlite_env
+    path = tmp_path / "desk-wording.toml"
+    path.write_text('greeting = "Hello from Acme Support,"\n', encoding="utf-8")
+    e.desk.wording = load_wording(path)
+    r = e.call("support", "POST", "/api/v1/cases", json={"ticket": {"body": "my API calls stopped with 402"}})
+    assert r.status_code == 201 and r.json()["triage"]["reply"].startswith("Hello from Acme Support,")
+    e.desk.wording = None
+    r = e.call("support", "POST", "/api/v1/cases", json={"ticket": {"body": "my API calls stopped with 402"}})
+    assert not r.json()["triage"]["reply"].startswith("Hello from Acme Support,")
+
+
+def test_serve_refuses_a_bad_wording_file_at_start(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[phrases]\n"card.fix" = "Your balance is $5.00."\n', encoding="utf-8")
+    db = f"sqlite:///{tmp_path}/books.db"
+    out = subprocess.run(
+        [sys.executable, "-m", "quotadesk.cli", "serve", "--db", db, "--port", "0", "--wording", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "error: phrases.card.fix:" in out.stderr

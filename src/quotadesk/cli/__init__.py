@@ -145,12 +145,20 @@ def triage(
     explain_flag: Annotated[
         bool, typer.Option("--explain", help="Also show the decision path and checklist.")
     ] = False,
+    wording: Annotated[
+        Path | None,
+        typer.Option("--wording", help="Reply wording override (TOML or JSON); default: the runbook's."),
+    ] = None,
 ) -> None:
     """Diagnose a support ticket from its case bundle, following the support runbook."""
     from quotadesk.triage.engine import triage_file
     from quotadesk.triage.render import render_result
+    from quotadesk.triage.wording import load_wording
 
-    result = guard(lambda: triage_file(bundle))
+    def run() -> dict[str, Any]:
+        return triage_file(bundle, wording=load_wording(wording) if wording is not None else None)
+
+    result = guard(run)
     if json_out:
         print_json(result)
     else:

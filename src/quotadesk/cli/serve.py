@@ -46,6 +46,9 @@ def serve_command(
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Fresh demo books with the simulated month.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo's month.")] = 1,
+    wording: Annotated[
+        str | None, typer.Option("--wording", help="Reply wording override (setting 'wording_file').")
+    ] = None,
 ) -> None:
     """Serve the desk: the REST API under /api/v1, sign-in and the console."""
     import uvicorn
@@ -61,7 +64,7 @@ def serve_command(
         finally:
             tmp.cleanup()
         return
-    env = {"db": db, "usage_dir": usage_dir, "status_page": status_page}
+    env = {"db": db, "usage_dir": usage_dir, "status_page": status_page, "wording_file": wording}
     for name, value in env.items():
         if value is not None:
             os.environ[settings.SETTINGS[name].env] = value
@@ -69,7 +72,10 @@ def serve_command(
     def prepare() -> None:
         from quotadesk.store import migrations
         from quotadesk.store.db import make_engine
+        from quotadesk.triage.wording import load_wording
 
+        if settings.get("wording_file"):
+            load_wording(settings.get("wording_file"))  # a bad file stops the start, not the first case
         engine = make_engine(settings.get("db"))
         try:
             migrations.upgrade(engine)

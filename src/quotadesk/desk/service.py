@@ -27,16 +27,17 @@ from quotadesk.store.errors import ConflictError
 from quotadesk.store.export import default_usage_since, price_section
 from quotadesk.store.probe import access_now
 from quotadesk.triage.engine import USAGE_FROM_BUNDLE, triage_with_usage
+from quotadesk.triage.wording import Wording
 
 JSON = dict[str, Any]
 Triage = Callable[..., tuple[JSON, Any]]
 """``(bundle document, usage analysis or USAGE_FROM_BUNDLE) -> (result, usage analysis)``."""
 
 
-def default_triage(doc: JSON, usage: Any = USAGE_FROM_BUNDLE) -> tuple[JSON, Any]:
+def default_triage(doc: JSON, usage: Any = USAGE_FROM_BUNDLE, wording: Wording | None = None) -> tuple[JSON, Any]:
     from quotadesk.triage.bundle import parse
 
-    result, case = triage_with_usage(parse(doc), usage)
+    result, case = triage_with_usage(parse(doc), usage, wording=wording)
     return result, case.usage
 
 
@@ -52,13 +53,16 @@ class Desk:
         usage_dir: str | None = None,
         provider: str = "generic",
         triage: Triage = default_triage,
+        wording: Wording | None = None,
     ) -> None:
         self.books = books
         self.clock: Clock = clock or SystemClock()
         self.status = status or StatusSource("")
         self.usage_dir = usage_dir
         self.provider = provider
-        self.run_triage = triage
+        self._triage_fn = triage
+        self.wording = wording
+        """The deployment's reply wording (setting ``wording_file``); None: the runbook's."""
         self.usage_cache = UsageCache()
         self.listeners: list[Callable[[str], None]] = []
         """Called with the case id after each triage is stored (the connectors write it back)."""
@@ -66,6 +70,11 @@ class Desk:
     def _triaged(self, case_id: str) -> None:
         for listener in self.listeners:
             listener(case_id)
+
+    def run_triage(self, doc: JSON, usage: Any = USAGE_FROM_BUNDLE) -> tuple[JSON, Any]:
+        if self.wording is None:
+            return self._triage_fn(doc, usage)
+        return self._triage_fn(doc, usage, self.wording)
 
     @property
     def engine(self) -> Any:

@@ -19,11 +19,14 @@ from quotadesk.triage.bundle import Bundle, StatusIncident
 from quotadesk.triage.facts import account_facts
 from quotadesk.triage.inputs import Case, ErrorSeen, TicketView, UsageFinding, UsageView
 from quotadesk.triage.playbooks import build
+from quotadesk.triage.quotes import amounts_written, error_quote
 from quotadesk.triage.replay import replay
-from quotadesk.triage.replies import compose
+from quotadesk.triage.replies import cite, compose
 from quotadesk.triage.safety import guard
 from quotadesk.triage.secrets import redact_json
+from quotadesk.triage.timeparse import mentions_when
 from quotadesk.triage.tree import Diagnosis, diagnose
+from quotadesk.triage.wording import Wording
 
 
 def _relevant(inc: StatusIncident, provider: str = "generic", models: tuple[str, ...] = ()) -> bool:
@@ -75,6 +78,7 @@ def _ticket_view(b: Bundle) -> TicketView:
                 source=e.source,
                 summary=summary,
                 seen_at=getattr(e, "seen_at", None),
+                quote=error_quote(it, e.status, e.body if e.in_prose else None, b.provider),
             )
         )
     logs = [a.text or "" for a in b.ticket.attachments if a.kind == "log_excerpt"]
@@ -88,6 +92,9 @@ def _ticket_view(b: Bundle) -> TicketView:
         models=tuple(getattr(s, "models", ()) or ()),
         has_log=bool(logs),
         log_text="\n".join(logs),
+        amounts=tuple(a.text for a in s.amounts) or amounts_written(f"{b.ticket.subject}\n{b.ticket.body}"),
+        org_ids=tuple(s.org_ids),
+        dated=bool(s.times) or mentions_when(f"{b.ticket.subject}\n{b.ticket.body}"),
     )
 
 
@@ -132,9 +139,12 @@ def build_case(b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE) -> Case:
     )
 
 
-def result_of(case: Case, dx: Diagnosis) -> dict[str, Any]:
+def result_of(case: Case, dx: Diagnosis, wording: Wording | None = None) -> dict[str, Any]:
+    """The contract's result; the reply in ``wording`` (default: the runbook's)."""
     pb = build(case, dx)
-    verdict = guard(compose(case, dx), key_exposed=case.ticket.key_exposed)
+    reply = compose(case, dx, wording)
+    verdict = guard(reply.text, key_exposed=case.ticket.key_exposed)
+    cite(dx, reply)
     result: dict[str, Any] = {
         "ticket_id": case.bundle.ticket.id,
         "incident": dx.incident,
@@ -166,20 +176,24 @@ def result_of(case: Case, dx: Diagnosis) -> dict[str, Any]:
     return out
 
 
-def triage_bundle(b: Bundle) -> dict[str, Any]:
+def triage_bundle(b: Bundle, *, wording: Wording | None = None) -> dict[str, Any]:
+    """Triage a parsed bundle; ``wording`` is a deployment's (``wording.load_wording``), default
+    the runbook's."""
     case = build_case(b)
-    return result_of(case, diagnose(case))
+    return result_of(case, diagnose(case), wording)
 
 
-def triage_with_usage(b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE) -> tuple[dict[str, Any], Case]:
+def triage_with_usage(
+    b: Bundle, usage: UsageView | None = USAGE_FROM_BUNDLE, *, wording: Wording | None = None
+) -> tuple[dict[str, Any], Case]:
     """``triage_bundle`` with the usage analysis given (or computed), returning the case too."""
     case = build_case(b, usage)
-    return result_of(case, diagnose(case)), case
+    return result_of(case, diagnose(case), wording), case
 
 
-def triage_file(path: Path) -> dict[str, Any]:
+def triage_file(path: Path, *, wording: Wording | None = None) -> dict[str, Any]:
     """Triage a bundle file: the CLI's entry point."""
-    return triage_bundle(bundle_mod.load(path))
+    return triage_bundle(bundle_mod.load(path), wording=wording)
 
 
 __all__ = ["UsageFinding", "build_case", "result_of", "triage_bundle", "triage_file"]

@@ -54,6 +54,8 @@ class ErrorSeen:
     summary: str = ""
     seen_at: datetime | None = None
     details: Mapping[str, str] = field(default_factory=dict)
+    quote: str = ""
+    """The error as the customer gave it, short: ``429 insufficient_quota`` or its message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,9 @@ class TicketView:
     amounts: tuple[str, ...] = ()
     has_log: bool = False
     log_text: str = ""
+    org_ids: tuple[str, ...] = ()
+    dated: bool = False
+    """The ticket says when (a date, a time, "since yesterday"): a reply does not ask again."""
 
 
 @dataclass(frozen=True, slots=True)

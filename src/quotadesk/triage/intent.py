@@ -27,6 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from quotadesk.billing.decision import Rule
+from quotadesk.triage.typos import fold
+from quotadesk.triage.vocabulary import CLAIM_INTENT_WEIGHTS, CLAIM_ROWS, INTENT_ROWS
 
 INTENTS = (
     "payment_failure",
@@ -255,15 +257,9 @@ CLAIMS: tuple[Pattern, ...] = (
         r"\bauto recharge|\bautomatic (?:recharge|top up|payment|billing)"
         r"|rechargement automatique|recarga automatica|recarga automatica|automatische aufladung",
     ),
-    _p(
-        "reports_compromise",
-        r"\bcompromis|\bhack(?:ed|er|ers)?\b|\bleak(?:ed)?\b|\bstole[n]?\b|\bstolen"
-        r"|unauthori[sz]ed|\bnot (?:me|us|ours|mine|from (?:me|us))\b|\bwas not (?:me|us)\b"
-        r"|someone (?:else )?(?:used|is using|has been using|got|accessed)|somebody used|bukan dari saya"
-        r"|sin autorizacion|sem autorizacao|fraudulent|i did not make|we did not make|suspicious (?:usage|activity)"
-        r"|exposed (?:on|in) (?:github|public)|pushed (?:my|our|the) key|usage (?:i|we) do not recogni[sz]e",
-        negatable=False,
-    ),
+    # reports_compromise and the other stories told in words: triage/vocabulary.py
+    _p("reports_compromise", r"\bbukan dari saya", negatable=False),
+    *(_p(target, fold(pattern), weight, negatable=neg) for target, pattern, weight, neg in CLAIM_ROWS),
     _p(
         "wants_refund",
         r"\brefund|\breembolso|\bremboursement|\bruckerstattung|\brimborso|\breimburs"
@@ -417,6 +413,7 @@ CLAIM_WEIGHTS: Mapping[str, Mapping[str, float]] = {
     "member_left": {"api_key_issue": 3.0},
     "key_problem": {"api_key_issue": 3.0},
     "rate_limited": {"rate_limit": 3.0},
+    **CLAIM_INTENT_WEIGHTS,
 }
 
 # --- phrases that point at an incident without being a claim --------------------------------
@@ -636,8 +633,7 @@ INTENT_RULES: tuple[Pattern, ...] = (
     ),
     _p(
         "refund_request",
-        r"\bcharged twice|\bdouble[- ]charged|\bdoppelt belastet|\bcobrado (?:duas|dos) (?:vezes|veces)"
-        r"|\bduplicate charge|\baccidentally bought|\bby mistake\b|\bunused credits",
+        r"\baccidentally bought|\bby mistake\b|\bunused credits",
         2.0,
     ),
     # account_suspension
@@ -692,6 +688,8 @@ INTENT_RULES: tuple[Pattern, ...] = (
         r"|\blatency|\bhang(?:s|ing)?\b|\bdns\b|\bregions?\b|\bright now\b|nothing changed on our side",
         1.0,
     ),
+    # the runbook's words in Spanish, French, German, Portuguese, Japanese and Chinese
+    *(_p(target, fold(pattern), weight, negatable=neg) for target, pattern, weight, neg in INTENT_ROWS),
 )
 
 # The rulebook's reason for a refusal, as the incident a customer would file it under.

@@ -12,6 +12,7 @@ from decimal import ROUND_UP, Decimal
 from typing import Any
 
 from quotadesk.money import from_nanos, plain
+from quotadesk.triage.asks import questions
 from quotadesk.triage.inputs import Case
 from quotadesk.triage.tree import Diagnosis, incident_window
 
@@ -313,31 +314,6 @@ def recommendations(case: Case, dx: Diagnosis) -> list[str]:
     return out
 
 
-def questions(case: Case, dx: Diagnosis) -> list[str]:
-    q: list[str] = []
-    if case.facts is None:
-        q.append("Which organization id does the customer use? (The bundle has no account section.)")
-    if not case.ticket.errors and dx.incident not in ("unexpected_high_bill", "refund_request"):
-        q.append("What exact HTTP status and error message does the API return, and since when?")
-    if dx.incident in ("unexpected_high_bill", "refund_request") and case.usage is None:
-        q.append(
-            "Usage export for the period in question (per day, key and model) to find what drove the charges."
-        )
-    if dx.incident == "unexpected_high_bill" and dx.root_cause == "undetermined":
-        q.append("Did anything change in the application: model, prompts, retries, new features, new keys?")
-    if dx.incident == "refund_request" and dx.root_cause == "undetermined":
-        q.append("Which charges (dates, amounts) does the customer dispute, and why?")
-    if dx.root_cause == "unconfirmed":
-        q.append(
-            "Can the customer still log in to the console? Which key (last 4 characters) gets the error?"
-        )
-    if dx.root_cause == "code_bug" and not case.ticket.has_log:
-        q.append("Logs from the customer's side covering the spike, to attach for the billing team.")
-    if dx.incident == "needs_info":
-        q.append("What was the customer trying to do, and what happened instead?")
-    return q
-
-
 def escalation(case: Case, dx: Diagnosis) -> dict[str, Any] | None:
     team = TEAM_FOR_ROUTE.get(dx.route)
     if team is None:
@@ -373,9 +349,11 @@ def checklist(case: Case, dx: Diagnosis) -> list[dict[str, Any]]:
     states = [
         (
             "done" if has_sp else "todo",
-            ("Active incident: " + dx.subject.get("incident_id", ""))
+            ("Active incident: " + dx.slots.get("status.incident_id", ("an API or billing component", ""))[0])
             if case.active_incidents
-            else ("No unresolved incident" if has_sp else "Status page not in the bundle"),
+            else (
+                "No unresolved incident" if has_sp else "Status page not in the bundle: incidents not checked"
+            ),
         ),
         (
             "done" if case.ticket.errors else "todo",
@@ -387,7 +365,8 @@ def checklist(case: Case, dx: Diagnosis) -> list[dict[str, Any]]:
         ),
         (
             "done" if (f is not None or case.usage is not None) else "todo",
-            f"Usage log: {'present' if case.usage is not None else 'absent'}",
+            ("Limits and tier from the account; " if f is not None else "No account section; ")
+            + f"usage log: {'present' if case.usage is not None else 'absent'}",
         ),
         (
             "done" if f is not None else "todo",

@@ -1,329 +1,293 @@
-"""Replies to the customer, in a support engineer's voice, filled with the account's figures.
+"""Replies to the customer, built from evidence: each sentence is a phrase whose slots the case fills.
 
-Each template follows the runbook's "What to tell the customer" for its root cause. They are
-written so that the safety guard never has to change them: credits and refunds are only
-ever "reviewed by the billing team", a suspension is only ever "reviewed", the trigger of an
-automated review is never named, and nobody is asked for a full key.
+A reply is a sequence of *beats*, per root cause (``BEATS``). A beat lists phrase ids in order
+of preference, and the first phrase whose evidence slots are all bound renders; a beat with no
+renderable phrase says nothing. So a root cause's first choice is the phrase that states what
+the engine saw (``credits.state``: "your prepaid credit balance is {account.balance}"), and its
+fallback speaks conditionally from the customer's own error or words (``credits.if_error``:
+"the error you quoted ({ticket.error}) means ..."). Without the account the first cannot
+render, whatever a playbook says, because the evidence has no ``account.*`` fact.
+
+The wording of every phrase is data (``wording.py``, default ``quotadesk/data/replies.toml``);
+this module only says which phrases, in which order, and binds the evidence:
+
+- ``evidence(case, dx)``: the facts the tree bound (``Diagnosis.slots``) and the customer's own
+  error, kept only if their bundle section is present;
+- ``compose(case, dx, wording)``: the reply text and the facts it used (for the result's
+  evidence). The ask sentence lists only what ``asks.missing`` says is missing.
+
+A ``*.check`` phrase (what to look at, and where) is for a customer the engine could not look up
+for: it is left out once a ``*.state`` phrase has said what the account or usage shows. The
+safety guard (``safety.py``) still checks the final text; the default wording never needs it.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from quotadesk.billing import limits
+from quotadesk.explain import ROOT_CAUSES
+from quotadesk.triage.asks import missing
+from quotadesk.triage.evidence import Evidence, Fact
 from quotadesk.triage.inputs import Case
-from quotadesk.triage.tree import Diagnosis
+from quotadesk.triage.tree import RULE_INCIDENT, Diagnosis, strongest_error
+from quotadesk.triage.wording import ASKS_SLOT, Phrase, Wording, default_wording
 
-GREETING = "Hi,"
-SIGN_OFF = "Best regards,\nSupport"
+ASK = "ask.lead"
+"""The beat where the ask sentence goes, if anything is missing."""
 
+Beats = tuple[tuple[str, ...], ...]
 
-def _g(dx: Diagnosis, key: str, default: str = "") -> str:
-    return dx.subject.get(key) or dx.figures.get(key) or default
-
-
-def _usd(value: str) -> str:
-    return f"${value}" if value and not value.startswith("$") else value
-
-
-def _body(case: Case, dx: Diagnosis) -> list[str]:
-    r = dx.root_cause
-    bal = _usd(_g(dx, "balance", "0.00"))
-    card = _g(dx, "card", "your card")
-    code = _g(dx, "failure_code", "").replace("_", " ")
-    failed_at = _g(dx, "failed_at")
-    if r == "active_incident":
-        return [
-            f"Thanks for reporting this. We are currently experiencing a service incident "
-            f'("{_g(dx, "incident_name", "API incident")}", reference {_g(dx, "incident_id")}, started '
-            f"{_g(dx, 'incident_started')}) that is causing the failures you are seeing.",
-            "Your account and billing are fine; nothing on your side needs to change. Our engineers are "
-            "working on it and you can follow progress on our status page. Requests should succeed again "
-            "once the incident is resolved; please retry with exponential backoff rather than in a tight loop.",
-        ]
-    if r == "card_expired_or_declined":
-        return [
-            f"Your API requests are being refused because your credit balance is {bal} and the last charge "
-            f"to {card} failed{f' ({code})' if code else ''}{f' on {failed_at}' if failed_at else ''}.",
-            "To restore access, update or replace the card under Billing → Payment methods, then add "
-            "credits. Access resumes on your next request once the payment succeeds. If the card should "
-            "work, your bank may be blocking the charge; they can tell you why.",
-        ]
-    if r == "auto_recharge_failed":
-        return [
-            f"Auto-recharge tried to top up your balance but the charge to {card} failed"
-            f"{f' ({code})' if code else ''}{f' on {failed_at}' if failed_at else ''}, so your balance "
-            f"reached {bal} and requests are now refused.",
-            "Please update the card under Billing → Payment methods and add credits (or let auto-recharge "
-            "run again once the card works). Access resumes on your next request after a successful payment.",
-        ]
-    if r == "credits_exhausted":
-        return [
-            f"Your API requests are being refused because your prepaid credit balance is {bal}. "
-            "Auto-recharge is off, so nothing topped it up when it ran out. Nothing is wrong with your "
-            "code.",
-            "Add credits under Billing → Add credits; access resumes on your very next request after the "
-            "payment succeeds. Turning on auto-recharge will prevent this from happening again.",
-        ]
-    if r == "invoice_overdue":
-        return [
-            f"API access is paused because invoice {_g(dx, 'invoice_id')} "
-            f"({_usd(_g(dx, 'invoice_total'))}) is past its due date ({_g(dx, 'invoice_due')}).",
-            "Once the payment is received, access is restored. I've passed this to our Finance team, who "
-            "can confirm payment status and help with any questions about the invoice.",
-        ]
-    if r == "sync_delay":
-        if dx.route == "none":
-            return [
-                f"Your payment went through and your balance is {bal}. It can take a few minutes for a new "
-                "payment to reach every part of our system; please wait up to 10 minutes and retry.",
-                "If requests are still refused after that, reply here with a request id and the time you "
-                "saw the error, and we will take it further.",
-            ]
-        return [
-            f"Your balance is {bal} and your card looks fine, yet requests are still refused. That should "
-            "not happen, so I've escalated it to our engineering team with your account details and the "
-            "times you saw the errors.",
-            "We'll update you as soon as they have looked at it.",
-        ]
-    if r == "hard_limit_reached":
-        return [
-            f"Your requests are refused because this month's spend has reached the monthly hard limit of "
-            f"{_usd(_g(dx, 'hard_limit'))} that is set on your account. Your credit balance is not the "
-            "problem here: the hard limit stops usage even when credits are available.",
-            "You can raise or remove the hard limit under Billing → Limits, and access resumes on your next "
-            f"request. Otherwise it resets automatically at 00:00 UTC on {_g(dx, 'resets_on', 'the 1st of next month')}.",
-        ]
-    if r == "trial_credits_consumed":
-        return [
-            f"Your free trial credits ({_usd(_g(dx, 'trial_amount'))}) have been used up, so the API now "
-            "refuses requests with a billing error. Nothing is broken on your side.",
-            "To keep going, add a payment method and purchase credits under Billing. Access resumes on your "
-            "next request after the purchase.",
-        ]
-    if r == "trial_credits_expired":
-        return [
-            f"Your free trial credits expired on {_g(dx, 'expired_at')}. Unused trial credits "
-            f"({_usd(_g(dx, 'expired_remaining'))}) are no longer spendable after their expiry date, even "
-            "though they may still appear in your credit history.",
-            "To continue, add a payment method and purchase credits under Billing; access resumes on your "
-            "next request.",
-        ]
-    if r == "free_tier_rate_limit":
-        return [
-            "The 429 errors come from the free tier's rate limits, which are deliberately low. This is not a "
-            "billing problem and nothing is wrong with your key.",
-            "Adding a payment method and purchasing credits moves the account to a paid tier with much higher "
-            "limits. Meanwhile, retry with exponential backoff and jitter.",
-        ]
-    if r == "tier_upgrade_pending":
-        return [
-            "Thanks for adding a payment method. Your account's tier upgrade has not applied yet; upgrades "
-            "take effect once all criteria (payment method, paid amount and account age) are met and can "
-            "take a little while to process.",
-            "Until then the current tier's limits and model access apply. No action is needed from you.",
-        ]
-    if r == "model_not_in_tier":
-        model = _g(dx, "model", "the model you requested")
-        return [
-            f"{model} is not available on your account's current tier, which is why the request is refused. "
-            "Your key and billing are otherwise fine.",
-            "Moving to a higher tier (by adding a payment method and purchasing credits) unlocks more models; "
-            "meanwhile you can use one of the models your tier includes.",
-        ]
-    if r == "rate_limit":
-        return [
-            f"The 429 errors are rate limits, not a billing problem: your tier allows "
-            f"{_g(dx, 'rpm', 'a fixed number of')} requests and {_g(dx, 'tpm', 'a fixed number of')} tokens "
-            f"per minute for {_g(dx, 'model', 'this model')}, and peak traffic goes over that.",
-            "Retry with exponential backoff and jitter and a retry cap, spread bursts out, and as your paid "
-            "usage grows the account moves to higher tiers with higher limits.",
-        ]
-    if r in ("policy_violation", "fraud_flag", "outstanding_balance"):
-        if r == "outstanding_balance":
-            return [
-                "Your account is currently suspended because of an unpaid balance on your invoices.",
-                "I've passed your message to our Finance team, who handle these accounts and will contact "
-                "you about the payment. Support is not able to change the account status.",
-            ]
-        return [
-            "Your account is currently suspended following a review by our Trust & Safety team. I "
-            "understand how disruptive this is.",
-            "I've forwarded your message to Trust & Safety, who are the only team able to review the "
-            "suspension; they will contact you directly by email. I'm not able to share details of the "
-            "review or change the account status myself.",
-        ]
-    if r == "unconfirmed":
-        return [
-            "I'm sorry you're having trouble accessing your account. I couldn't confirm a suspension from "
-            "what I can see yet.",
-            "Could you send the exact error message and status code you receive, the time it happened and "
-            "whether you can still log in to the dashboard? That lets us check the right thing quickly.",
-        ]
-    if r == "departed_member_key":
-        return [
-            f"The key you are using ({_g(dx, 'key', 'a personal key')}) was a personal key of a team member "
-            "who has left your organization, and personal keys are revoked when their owner leaves.",
-            "Create a new key under API keys (an organization-scoped key is best for shared services), "
-            "update your application with it, and requests will work again right away.",
-        ]
-    if r == "invalid_or_revoked_key":
-        return [
-            f"Requests are refused because the API key in use ({_g(dx, 'key', 'the key')}) is not an "
-            "active key: it has been revoked or is not recognised. Your account itself is not suspended.",
-            "Create a new key under API keys and update your application; requests work again as soon as "
-            "the new key is in place.",
-        ]
-    if dx.incident == "unexpected_high_bill":
-        return _high_bill_reply(dx)
-    if dx.incident == "refund_request":
-        return _refund_reply(dx)
-    return _generic(dx)
+BEATS: Mapping[str, Beats] = {
+    "active_incident": (("outage.state",), ("outage.retry",)),
+    "provider_outage:undetermined": (
+        ("outage.if_error", "outage.if"),
+        ("outage.check",),
+        (ASK,),
+    ),
+    "card_expired_or_declined": (
+        ("card.state", "card.state_nocard", "card.if_error", "card.if"),
+        ("card.fix",),
+        (ASK,),
+    ),
+    "auto_recharge_failed": (
+        ("auto_recharge.state", "auto_recharge.state_nocard", "auto_recharge.if"),
+        ("auto_recharge.fix",),
+        (ASK,),
+    ),
+    "credits_exhausted": (
+        ("credits.state", "credits.if_error", "credits.if"),
+        ("credits.check",),
+        ("credits.fix",),
+        (ASK,),
+    ),
+    "payment_failure:undetermined": (("payment.if",), ("payment.check",), (ASK,)),
+    "invoice_overdue": (("invoice.state", "invoice.if"), ("invoice.route",), (ASK,)),
+    "sync_delay": (("sync.state", "sync.if"), ("sync.later",), (ASK,)),
+    "sync_delay:engineering": (("sync.state_escalate",), ("sync.update",)),
+    "hard_limit_reached": (
+        ("hard_limit.state", "hard_limit.if_error", "hard_limit.if"),
+        ("hard_limit.balance",),
+        ("hard_limit.fix",),
+        (ASK,),
+    ),
+    "spending_limit:undetermined": (("hard_limit.if_error", "hard_limit.if"), ("hard_limit.fix",), (ASK,)),
+    "free_tier:undetermined": (("free.if",), ("free.check",), (ASK,)),
+    "trial_credits_consumed": (("trial.state", "trial.if"), ("trial.fix",), (ASK,)),
+    "trial_credits_expired": (("trial_expired.state", "trial_expired.if"), ("trial_expired.fix",), (ASK,)),
+    "free_tier_rate_limit": (("free_rate.state", "free_rate.if"), ("free_rate.fix",), (ASK,)),
+    "tier_upgrade_pending": (("upgrade.state", "upgrade.if"), ("upgrade.check",), (ASK,)),
+    "model_not_in_tier": (
+        ("model.state", "model.state_any", "model.if_error", "model.if"),
+        ("model.fix",),
+        (ASK,),
+    ),
+    "rate_limit": (("rate.state", "rate.state_any", "rate.if_error", "rate.if"), ("rate.fix",), (ASK,)),
+    "rate_limit:undetermined": (("rate.if_error", "rate.if"), ("rate.fix",), (ASK,)),
+    "policy_violation": (("review.state", "review.if"), ("review.route",), (ASK,)),
+    "fraud_flag": (("review.state", "review.if"), ("review.route",), (ASK,)),
+    "outstanding_balance": (("unpaid.state", "unpaid.if"), ("unpaid.route",), (ASK,)),
+    "unconfirmed": (("unconfirmed.state", "unconfirmed.if_error", "unconfirmed.if"), (ASK,)),
+    "account_suspension:undetermined": (("unconfirmed.if_error", "unconfirmed.if"), (ASK,)),
+    "departed_member_key": (("departed.state", "invalid.if_error", "invalid.if"), ("departed.fix",), (ASK,)),
+    "invalid_or_revoked_key": (
+        ("invalid.state", "invalid.state_unknown", "invalid.if_error", "invalid.if"),
+        ("invalid.fix",),
+        (ASK,),
+    ),
+    "api_key_issue:undetermined": (("invalid.if_error", "invalid.if"), ("invalid.fix",), (ASK,)),
+    # incident 2: the usage log's finding, or what the customer's words usually mean
+    "retry_storm": (("bill.looked",), ("retry.state",), ("retry.fix",), (ASK,)),
+    "runaway_loop": (("bill.looked",), ("loop.state",), ("loop.fix",), (ASK,)),
+    "model_swap": (("bill.looked",), ("swap.state_from", "swap.state", "swap.if"), ("swap.fix",), (ASK,)),
+    "context_bloat": (("bill.looked",), ("bloat.state", "bloat.if"), ("bloat.fix",), (ASK,)),
+    "dev_key_in_production": (("bill.looked",), ("dev_key.state", "dev_key.if"), ("dev_key.fix",), (ASK,)),
+    "traffic_growth": (("bill.looked",), ("growth.state", "growth.state_period"), ("growth.fix",), (ASK,)),
+    "billing_discrepancy": (
+        ("bill.looked",),
+        ("discrepancy.state", "discrepancy.if"),
+        ("discrepancy.after",),
+        (ASK,),
+    ),
+    "unexpected_high_bill:undetermined": (
+        ("bill.looked", "bill.thanks"),
+        ("bill.no_cause",),
+        (ASK,),
+        ("bill.check",),
+    ),
+    # incident 5
+    "account_compromise": (
+        ("compromise.state", "compromise.if"),
+        ("compromise.rotate",),
+        ("compromise.route",),
+        (ASK,),
+    ),
+    "provider_outage_retries": (
+        ("outage_retries.state", "outage_retries.if"),
+        ("outage_retries.usage",),
+        ("refund.review",),
+        (ASK,),
+    ),
+    "code_bug": (("bug.state", "bug.state_period", "bug.if"), ("refund.review",), ("bug.limit",), (ASK,)),
+    "expensive_model": (("expensive.state", "expensive.if"), ("expensive.fix",), (ASK,)),
+    "forgot_to_stop": (("forgot.state", "forgot.if"), ("forgot.fix",), (ASK,)),
+    "refund_request:duplicate": (("duplicate.if",), (ASK,)),
+    "refund_request:undetermined": (("refund.thanks",), (ASK,)),
+    "needs_info:undetermined": (("needs_info.open",), (ASK,)),
+}
+FALLBACK: Beats = (("needs_info.open",), (ASK,))
+KEY_EXPOSED = "key.exposed"
 
 
-def _high_bill_reply(dx: Diagnosis) -> list[str]:
-    r = dx.root_cause
-    since = _g(dx, "since")
-    impact = _usd(_g(dx, "impact"))
-    lead = "I looked at your usage in detail."
-    if dx.figures.get("usage_total") and dx.figures.get("previous_total"):
-        lead += (
-            f" Your usage came to {_usd(dx.figures['usage_total'])} for {dx.figures.get('period', 'this period')},"
-            f" against {_usd(dx.figures['previous_total'])} for {dx.figures.get('previous_period', 'the period before')}."
-        )
-    if r == "retry_storm":
-        return [
-            f"{lead} On {_g(dx, 'date') or since}, your application retried failing requests in rapid bursts "
-            f"without backoff: {_g(dx, 'requests', 'thousands of')} requests in a short window, "
-            f"{_g(dx, 'failed_requests', 'most')} of them failing, the same request bodies sent again and again. "
-            f"These retries account for about {impact} of the increase.",
-            "Adding exponential backoff with jitter and a cap on retries will stop this. If you believe "
-            "some of these charges should be reviewed, tell us and we'll pass it to the billing team.",
-        ]
-    if r == "runaway_loop":
-        return [
-            f"{lead} On {since} one of your keys sent a very large number of requests over a short period, "
-            f"spread evenly rather than clustered, which looks like a loop that kept running. It accounts for "
-            f"about {impact} of the bill.",
-            "Please check the job or service using that key. A soft and hard monthly limit will stop a "
-            "runaway process from running up the bill again.",
-        ]
-    if r == "model_swap":
-        model = _g(dx, "to_model") or _g(dx, "new_model") or "a more expensive model"
-        before = _g(dx, "from_model")
-        was = f"than {before}, used before" if before else "than the model used before"
-        return [
-            f"{lead} From {_g(dx, 'change_date') or since} your requests moved to {model}, which costs more per "
-            f"token {was}, while the number of requests stayed about the same. That switch accounts for about "
-            f"{impact} of the increase.",
-            "If the change was not intended, check the model name in your deployment configuration.",
-        ]
-    if r == "context_bloat":
-        return [
-            f"{lead} From {since} the number of tokens per request rose sharply while the number of requests "
-            f"stayed about the same: each request now sends much more context. That accounts for about "
-            f"{impact} of the increase.",
-            "Check how conversation history or documents are added to prompts; trimming context or caching "
-            "it brings the cost back down.",
-        ]
-    if r == "dev_key_in_production":
-        return [
-            f"{lead} A development/CI key is carrying production-like traffic since {since}, and that "
-            f"traffic accounts for about {impact} of the increase.",
-            "Use separate keys per environment and check where the development key is deployed.",
-        ]
-    if r == "traffic_growth":
-        return [
-            f"{lead} Your request volume grew steadily while the model mix and tokens per request stayed "
-            "the same, so the bill grew with your usage. There is no sign of a fault.",
-            "Monthly soft and hard limits will warn you and cap spend as usage keeps growing.",
-        ]
-    if r == "billing_discrepancy":
-        return [
-            f"{lead} Your recorded usage for {_g(dx, 'period', 'the period')} does not match the invoiced "
-            "amount. I've passed both figures to our billing team to review the invoice.",
-            "They will get back to you with their findings.",
-        ]
-    return [
-        "Thanks for reaching out about your bill. To find what drove the increase, could you tell us which "
-        "billing period you mean, whether anything changed in your application (models, prompts, retries, "
-        "new features or keys), and roughly what you expected to pay?",
-        "With that we can go through your usage by day, key and model.",
-    ]
+def beats_for(case: Case, dx: Diagnosis) -> Beats:
+    """The beats of this diagnosis: its root cause's, or its incident's when the root is open."""
+    root = dx.root_cause
+    if root == "sync_delay" and dx.route == "engineering":
+        return BEATS["sync_delay:engineering"]
+    if (
+        dx.incident == "refund_request"
+        and root == "undetermined"
+        and "duplicate_charge" in case.ticket.claims
+    ):
+        return BEATS["refund_request:duplicate"]
+    if root == "undetermined":
+        return BEATS.get(f"{dx.incident}:undetermined", FALLBACK)
+    return BEATS.get(root, FALLBACK)
 
 
-def _refund_reply(dx: Diagnosis) -> list[str]:
-    r = dx.root_cause
-    since = _g(dx, "since")
-    review = (
-        "I've passed your request, with the figures, to our billing team, who review every credit request; "
-        "they will contact you with their decision."
-    )
-    if r == "account_compromise":
-        return [
-            f"I'm sorry to hear this. Your usage shows activity inconsistent with your history starting "
-            f"{_g(dx, 'date') or since}: requests from {_g(dx, 'new_ips', 'several')} IP addresses your account "
-            f"had not used before"
-            + (f", calling models it had never used ({_g(dx, 'new_models')})" if _g(dx, "new_models") else "")
-            + f", about {_usd(_g(dx, 'impact'))} in all.",
-            "Please rotate (revoke and recreate) your API keys now, check where they are stored, and review "
-            "your organization's members. I've escalated this to our security team and passed the charges "
-            "to our billing team, who review credit requests.",
-        ]
-    if r == "provider_outage_retries":
-        return [
-            "Thanks for raising this. Part of the charges came from retries during a service incident on our "
-            "side, listed on our status page.",
-            review,
-        ]
-    if r == "code_bug":
-        return [
-            f"Thanks for the details. The usage shows a clear spike{f' from {since}' if since else ''} "
-            "consistent with the bug you describe.",
-            review + " Meanwhile, a hard monthly limit protects you from a repeat.",
-        ]
-    if r == "expensive_model":
-        return [
-            "I looked at your usage: the charges come from requests to a premium model, billed at its "
-            "published per-token price, and they match what was used.",
-            "Choosing a smaller model for routine requests and setting a monthly limit keeps costs "
-            "predictable. If you still want the charges reviewed, the billing team handles credit requests.",
-        ]
-    if r == "forgot_to_stop":
-        return [
-            "I looked at your usage: requests kept running steadily, including nights and weekends, which "
-            "suggests a job or service was left running. The charges match the usage.",
-            "Revoking unused keys and setting a monthly hard limit prevents this. If you still want the "
-            "charges reviewed, the billing team handles credit requests.",
-        ]
-    return [
-        "Thanks for reaching out. To look into these charges, could you tell us which dates and amounts you "
-        "mean and what happened on your side (an error, a bug, an outage, a key you did not recognise)?",
-        "Credit requests are reviewed by our billing team; these details help them.",
-    ]
+# --- evidence ------------------------------------------------------------------------------------
+_SPACE_RE = re.compile(r"\s+")
 
 
-def _generic(dx: Diagnosis) -> list[str]:
-    if dx.incident == "provider_outage":
-        return [
-            "Thanks for reporting this. We're checking whether a service incident is affecting your requests. "
-            "Please retry with exponential backoff, and send us a request id and the time of a failed request.",
-        ]
-    if dx.incident == "needs_info":
-        return [
-            "Thanks for reaching out. To find what's going on, could you send the exact error message and "
-            "HTTP status code you receive, roughly when it started, and your organization id?",
-        ]
-    return [
-        "Thanks for reaching out. To confirm the cause, could you send the exact error message and HTTP status "
-        "code, roughly when it started, and your organization id?",
-    ]
+def _error_fits(case: Case, dx: Diagnosis) -> Fact | None:
+    """The customer's error, as a fact, when it is the one the diagnosis explains."""
+    err = strongest_error(case)
+    if err is None:
+        return None
+    if RULE_INCIDENT.get(err.rule) != dx.incident:
+        return None
+    if dx.root_cause not in (*ROOT_CAUSES.get(err.rule, ()), "undetermined", "unconfirmed"):
+        return None
+    quote = _SPACE_RE.sub(" ", err.quote or (f"HTTP {err.status}" if err.status else "")).strip()
+    return Fact("ticket.error", quote, err.source) if quote else None
 
 
-def compose(case: Case, dx: Diagnosis) -> str:
-    parts = [GREETING, *_body(case, dx)]
+def evidence(case: Case, dx: Diagnosis) -> Evidence:
+    facts = [Fact(slot, value, source) for slot, (value, source) in dx.slots.items()]
+    # The monthly reset is the rule's, from as_of alone: true with or without the account.
+    facts.append(Fact("case.resets_on", limits.next_month_start(case.as_of).strftime("%Y-%m-%d"), "/as_of"))
+    err = _error_fits(case, dx)
+    if err is not None:
+        facts.append(err)
+        status = strongest_error(case)
+        if status is not None and status.status is not None:
+            facts.append(Fact("ticket.status", str(status.status), err.source))
+    return Evidence.of(facts, case.bundle.raw)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The text sent to the customer and the evidence each of its figures came from."""
+
+    text: str
+    used: tuple[Fact, ...]
+    phrases: tuple[str, ...]
+
+
+def _value(fact: Fact, wording: Wording) -> str:
+    return wording.money.replace("{amount}", fact.value) if fact.money else fact.value
+
+
+def render(
+    phrase: Phrase, ev: Mapping[str, Fact], wording: Wording, asks: str | None = None
+) -> tuple[str, tuple[Fact, ...]] | None:
+    """The phrase with its slots filled, or None when a required evidence slot is not bound."""
+    if any(s not in ev for s in phrase.required if s in phrase.evidence):
+        return None
+    out: list[str] = []
+    used: list[Fact] = []
+    for seg in phrase.segments:
+        if seg.optional and any(s not in ev for s in seg.slots if s in phrase.evidence):
+            continue
+        for part in seg.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            name = part[0]
+            ns, _, key = name.partition(".")
+            if name == ASKS_SLOT:
+                if not asks:
+                    return None
+                out.append(asks)
+            elif ns == "place":
+                out.append(wording.places[key])
+            elif ns == "team":
+                out.append(wording.teams[key])
+            else:
+                fact = ev[name]
+                used.append(fact)
+                out.append(_value(fact, wording))
+    return "".join(out), tuple(used)
+
+
+def _join(items: Sequence[str], conjunction: str) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {conjunction} " + items[-1]
+
+
+def _asks(case: Case, dx: Diagnosis, ev: Mapping[str, Fact], wording: Wording) -> str | None:
+    parts = []
+    for ask in missing(case, dx):
+        phrase = wording.asks.get(ask)
+        rendered = render(phrase, ev, wording) if phrase is not None else None
+        if rendered is not None:
+            parts.append(rendered[0])
+    return _join(parts, wording.conjunction) if parts else None
+
+
+def compose(case: Case, dx: Diagnosis, wording: Wording | None = None) -> Reply:
+    """The reply for a diagnosis: greeting, the first renderable phrase of each beat, sign-off."""
+    w = wording or default_wording()
+    ev = evidence(case, dx)
+    asks = _asks(case, dx, ev, w)
+    sentences: list[str] = []
+    used: list[Fact] = []
+    chosen: list[str] = []
+    beats = list(beats_for(case, dx))
     if case.ticket.key_exposed:
-        parts.append(
-            "Important: your message contained an API key. Please rotate it now (revoke it and create a new "
-            "one under API keys), since anything shared in email or tickets should be treated as exposed. "
-            "We never need your full key: the last four characters are enough for us to identify it."
-        )
-    parts.append(SIGN_OFF)
-    return "\n\n".join(parts)
+        beats.append((KEY_EXPOSED,))
+    for beat in beats:
+        for pid in beat:
+            phrase = w.phrases.get(pid)
+            if phrase is None or (pid.endswith(".check") and any(c.endswith(".state") for c in chosen)):
+                continue
+            rendered = render(phrase, ev, w, asks)
+            if rendered is None:
+                continue
+            sentences.append(rendered[0])
+            used.extend(f for f in rendered[1] if f not in used)
+            chosen.append(pid)
+            break
+    text = "\n\n".join([w.greeting, *sentences, w.sign_off])
+    return Reply(text, tuple(used), tuple(chosen))
+
+
+def _plainly(text: str) -> str:
+    return text.lower().replace("_", " ")
+
+
+def cite(dx: Diagnosis, reply: Reply) -> None:
+    """Every figure the reply states becomes evidence the result holds, with its pointer."""
+    for f in reply.used:
+        value = _plainly(f.value)
+        if f.section in ("ticket", "case") or not any(c.isdigit() for c in value):
+            continue
+        if not any(source == f.source and value in _plainly(fact) for fact, source in dx.evidence):
+            dx.fact(f"{f.slot.split('.', 1)[1].replace('_', ' ').capitalize()}: {f.value}", f.source)
+
+
+__all__ = ["BEATS", "Reply", "beats_for", "cite", "compose", "evidence", "render"]

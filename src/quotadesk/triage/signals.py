@@ -131,6 +131,13 @@ _STATUS_BEFORE_RE = re.compile(
     r"|response|kena|dapat|aa raha)\s*[:=#]?\s*|^|[(\[\s])"
     r"(?P<st>[45]\d\d)\b(?![.,]\d|\s*(?:usd|dollars?|eur|euros?|users?|tokens?|requests?/|ms\b|rpm|tpm|k\b|%))"
 )
+_STATUS_CJK_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?P<st>[45]\d\d)(?![0-9])\s?(?=エラー|错误|錯誤|报错|報錯|的错误|コード|番|状态码|ステータス)"
+    r"|(?:返回|报|返され|ステータス|状态码|错误码|エラーコード|コード)\s?[:：]?\s?(?P<st2>[45]\d\d)(?![0-9])"
+)
+"""A status written against CJK text, where no word boundary falls ("402エラー", "返回402")."""
+_QUOTED_AFTER_RE = re.compile(r"\s?[:：]\s*(?P<msg>[\"'“]?[A-Za-z][^\n{]{11,300}?(?:[.!?](?=\s|$)|$))", re.M)
+"""The message a customer writes after a status and a colon, up to the end of its sentence."""
 _OBJ_START_RE = re.compile(r"\{\s*[\"'](?:error|type|message|code|status)[\"']\s*:")
 _STATUS_IN_BODY_RE = re.compile(r"[\"'](?:status|code|status_code)[\"']\s*:\s*(?P<st>[45]\d\d)\b")
 _MAX_OBJ = 4000
@@ -233,15 +240,23 @@ def _errors_in_text(text: str) -> list[_Found]:
         covered.append((m.start(), end))
     # 3. Bare statuses in prose ("getting 402", "HTTP 429", "error code 401"), one per status.
     seen_status = {f.status for f in found}
-    for rx in (_SDK_CODE_RE, _STATUS_BEFORE_RE):
+    for rx in (_SDK_CODE_RE, _STATUS_BEFORE_RE, _STATUS_CJK_RE):
         for m in rx.finditer(text):
-            st = int(m.group("st"))
-            if st not in KNOWN_STATUSES or st in seen_status or not free(m.start("st"), m.end("st")):
+            group = "st2" if m.groupdict().get("st2") else "st"
+            st = int(m.group(group))
+            if st not in KNOWN_STATUSES or st in seen_status or not free(m.start(group), m.end(group)):
                 continue
             # The customer's sentence is not an error body: "429, not a billing issue, we have
-            # credits" must not be read as a quota message. The status alone goes to the dialect.
-            found.append(_Found(m.start("st"), m.end("st"), st, None))
-            covered.append((m.start("st"), m.end("st")))
+            # credits" must not be read as a quota message. The status alone goes to the dialect,
+            # unless a colon introduces the message ("a 404: The model ... does not exist").
+            end = m.end(group)
+            quoted = _QUOTED_AFTER_RE.match(text, end)
+            said: str | None = None
+            if quoted:
+                said = str(quoted.group("msg")).strip(" \"'“”") or None
+                end = quoted.end()
+            found.append(_Found(m.start(group), end, st, said))
+            covered.append((m.start(group), end))
             seen_status.add(st)
     found.sort(key=lambda f: f.start)
     return found

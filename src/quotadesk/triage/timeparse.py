@@ -425,7 +425,34 @@ _RULES: tuple[tuple[re.Pattern[str], Handler], ...] = tuple(
 # much cheaper than running every rule over a long paste.
 _QUICK_WORDS = (
     frozenset(
-        ["ago", "yesterday", "today", "tonight", "morning", "afternoon", "evening", "night", "overnight", "noon", "midnight", "week", "month", "year", "since", "ayer", "ontem", "gestern", "ieri", "kemarin", "hoy", "hoje", "aujourd", "heute", "oggi", "ini"]
+        [
+            "ago",
+            "yesterday",
+            "today",
+            "tonight",
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "overnight",
+            "noon",
+            "midnight",
+            "week",
+            "month",
+            "year",
+            "since",
+            "ayer",
+            "ontem",
+            "gestern",
+            "ieri",
+            "kemarin",
+            "hoy",
+            "hoje",
+            "aujourd",
+            "heute",
+            "oggi",
+            "ini",
+        ]
     )
     | frozenset(_MONTHS)
     | frozenset(_WEEKDAYS)
@@ -472,3 +499,29 @@ def find_times(text: str, received_at: datetime) -> tuple[TimeMention, ...]:
         out.append(TimeMention(text[start:end].strip(), t0, t1, start))
         last_end = end
     return tuple(out)
+
+
+_WHEN_CUES = re.compile(
+    r"(?i)\b(?:on|since|from|until|le|el|am|seit|ab|desde|depuis|dia|no dia|do dia)\s+(?:the\s+)?"
+    r"\d{1,2}(?:st|nd|rd|th|er|\.)?(?!\d|[.,:]\d|\s*(?:%|x\b|[a-z]*\s?(?:requests?|calls?|users?|pages?|keys?"
+    r"|usd|eur|dollars?|euros?|k\b)))"
+    r"|\bthe \d{1,2}(?:st|nd|rd|th)\b"
+    r"|\b(?:week-?ends?|fin de semana|fim de semana|wochenende|overnight|over night|last night|tonight"
+    r"|this (?:week|month)|last (?:week|month)|esta semana|este m[eê]s|ce mois|cette semaine|diesen monat"
+    r"|letzte woche|la semaine derni[eè]re|el mes pasado|o m[eê]s passado|le mois dernier|letzten monat"
+    r"|(?:depuis|d[eè]s) hier|hier (?:soir|matin|apr[eè]s-midi))\b"
+    r"|(?:昨日|今日|今朝|昨夜|昨晩|一昨日|先週|今週|先月|今月|\d{1,2}月\d{1,2}日|昨天|今天|前天|早上|今早|昨晚|凌晨"
+    r"|上周|本周|这周|上个月|这个月|本月|\d{1,2}号)"
+)
+"""Cues of when, beyond what ``find_times`` resolves: a day of the month, a weekend, a CJK day word."""
+
+
+def mentions_when(text: str) -> bool:
+    """A cue of when that ``find_times`` does not resolve to an interval ("on the 3rd", "over the
+    weekend", "昨日から", "这个月"); with ``find_times``, the ticket says when."""
+    return bool(_WHEN_CUES.search(text))
+
+
+def says_when(text: str, received_at: datetime) -> bool:
+    """Does the text say when something happened?"""
+    return mentions_when(text) or bool(find_times(text, received_at))

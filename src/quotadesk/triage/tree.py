@@ -24,7 +24,8 @@ from quotadesk.billing.decision import Deny, Rule
 from quotadesk.billing.tiers import evaluate_tier, paid_total_of
 from quotadesk.explain import INCIDENT
 from quotadesk.money import plain
-from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts
+from quotadesk.triage.bundle import StatusIncident
+from quotadesk.triage.facts import SYNC_WINDOW, AccountFacts, Indexed
 from quotadesk.triage.inputs import CUT_OFF_INTENTS, Case, ErrorSeen, UsageFinding
 from quotadesk.triage.intent import FREE_CONTEXT
 
@@ -74,13 +75,24 @@ class Diagnosis:
     evidence: list[tuple[str, str]] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
     finding: UsageFinding | None = None
-    subject: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def step(self, text: str) -> None:
         self.path.append(text)
 
     def fact(self, text: str, source: str) -> None:
         self.evidence.append((text, source))
+
+    def put(self, slot: str, value: object, source: str, *, figure: str | None = None) -> None:
+        """Bind a reply's evidence slot (``account.balance``) to a figure and the pointer it was
+        read at; ``figure`` also files it under that name for the escalation. An empty value
+        binds nothing, so the sentence that needs it does not render."""
+        text = "" if value is None else str(value).strip()
+        if not text:
+            return
+        if figure is not None:
+            self.figures[figure] = text
+        self.slots[slot] = (text, source)
 
     def conclude(self, incident: str, root: str, confidence: float, route: str | None = None) -> Diagnosis:
         self.incident = incident
@@ -132,14 +144,14 @@ def diagnose(case: Case) -> Diagnosis:
             f"Status-page incident {inc.id or inc.name} '{inc.name}' started {_d(inc.created_at)}, status {inc.status}",
             f"/status_page/incidents/{idx}",
         )
-        dx.subject["incident_id"] = inc.id or inc.name
-        dx.subject["incident_name"] = inc.name
-        dx.subject["incident_started"] = _d(inc.created_at)
+        _status_slots(dx, idx, inc)
         confirmed = _account_confirms(case, err)
         if not money_question and not confirmed:
             dx.step("An active incident on an API or billing component is the answer: provider outage.")
             return dx.conclude("provider_outage", "active_incident", 0.9)
         dx.step("The ticket is about money already spent or the account shows the cut-off itself; going on.")
+    elif case.bundle.incidents is None:
+        dx.step("No status page in the case: whether an incident is under way is not known.")
     else:
         dx.step("Status page: no unresolved incident on an API or billing component.")
 
@@ -162,6 +174,7 @@ def diagnose(case: Case) -> Diagnosis:
             f"Account status {f.org.status.value}, console access {f.org.console_access.value}",
             "/account/status",
         )
+        dx.put("account.status", f.org.status.value, "/account/status")
 
     # 3. Keys.
     key_signal = (err is not None and err.rule in (Rule.INVALID_KEY, Rule.DEPARTED_MEMBER_KEY)) or (
@@ -178,6 +191,8 @@ def diagnose(case: Case) -> Diagnosis:
             "Every key of the account is active: the key in use is not one of them (unknown or mistyped)."
         )
         dx.fact(f"The account has {len(f.org.api_keys)} key(s), none revoked", "/account/api_keys")
+        active = sum(1 for k in f.org.api_keys if k.status == m.KeyStatus.ACTIVE)
+        dx.put("account.key_count", str(active) if active else "", "/account/api_keys")
         return dx.conclude("api_key_issue", "invalid_or_revoked_key", 0.6)
 
     # 4. Replay the admission decision for cut-offs.
@@ -189,8 +204,8 @@ def diagnose(case: Case) -> Diagnosis:
     if says_suspended and not money_question:
         dx.step("Nothing in the bundle confirms a suspension or rules it out.")
         return dx.conclude("account_suspension", "unconfirmed", 0.5)
-    # 5. Money questions.
-    if t.intent == "refund_request" or "wants_refund" in t.claims:
+    # 5. Money questions. A reported compromise is one whatever else the ticket asks.
+    if t.intent == "refund_request" or "wants_refund" in t.claims or "reports_compromise" in t.claims:
         return _refund(case, dx)
     invoice_question = "mentions_invoice" in t.claims and case.usage is not None and t.intent == "unknown"
     if t.intent == "unexpected_high_bill" or "says_bill_high" in t.claims or invoice_question:
@@ -230,8 +245,7 @@ def _suspension(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
         latest = max(f.active_flags, key=lambda x: x.item.at)
         flag = latest.item
         dx.fact(f"Active flag {flag.kind.value} ({flag.source.value}) raised {_d(flag.at)}", latest.pointer)
-        dx.subject["flag_at"] = _d(flag.at)
-        dx.subject["flag_source"] = flag.source.value
+        dx.put("account.suspended", "suspended", latest.pointer)
         root = {"policy_violation": "policy_violation", "fraud": "fraud_flag"}.get(
             flag.kind.value, "outstanding_balance"
         )
@@ -241,7 +255,9 @@ def _suspension(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
                     f"Invoice {inv.item.id} of {plain(inv.item.amount)} USD unpaid, due {_day(inv.item.due_at)}",
                     inv.pointer,
                 )
-                dx.figures.setdefault("outstanding", plain(sum(i.item.amount for i in f.overdue_invoices)))
+            if f.overdue_invoices:
+                total = plain(sum(i.item.amount for i in f.overdue_invoices))
+                dx.put("account.outstanding", total, "/account/invoices", figure="outstanding")
         team = ROUTE_BY_ROOT[root]
         dx.step(f"Flag {flag.kind.value} decides the route: {team} lifts it.")
         return dx.conclude("account_suspension", root, 0.95)
@@ -256,8 +272,19 @@ def _suspension(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
             "suspension_payment": "outstanding_balance",
         }[notice.kind]
         dx.step(f"No flag in the bundle, but a {notice.kind} notice was sent {_d(notice.at)}.")
+        if f.suspended:
+            dx.put("account.suspended", "suspended", "/account/status")
         return dx.conclude("account_suspension", root, 0.8)
+    stated = stated_suspension_reason(case.ticket.claims)
+    if stated is not None:
+        dx.step(
+            f"No flag or notice in the bundle; the suspension email the customer quotes gives its reason "
+            f"({stated.replace('_', ' ')}), which decides who reviews it."
+        )
+        dx.put("account.suspended", "suspended", "/account/status")
+        return dx.conclude("account_suspension", stated, 0.7)
     dx.step("Suspended with no flag or notice in the bundle: the reason is not confirmed.")
+    dx.put("account.status", f.org.status.value, "/account/status")
     return dx.conclude("account_suspension", "unconfirmed", 0.6)
 
 
@@ -269,14 +296,12 @@ def _keys(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
             f"who is no longer a member; status {k.item.status.value}",
             k.pointer,
         )
-        dx.subject["key"] = k.item.redacted or k.item.id
-        dx.subject["key_name"] = k.item.name or k.item.id
+        dx.put("account.key", k.item.redacted or k.item.name or k.item.id, k.pointer)
         dx.step("A personal key is revoked when its owner leaves the organization.")
         return dx.conclude("api_key_issue", "departed_member_key", 0.9)
     k = f.revoked_keys[0]
     dx.fact(f"Key {k.item.name or k.item.id} ({k.item.redacted}) is revoked", k.pointer)
-    dx.subject["key"] = k.item.redacted or k.item.id
-    dx.subject["key_name"] = k.item.name or k.item.id
+    dx.put("account.key", k.item.redacted or k.item.name or k.item.id, k.pointer)
     if f.org.console_access == m.ConsoleAccess.OK:
         dx.fact("Console login works, so the account is not suspended", "/account/console_access")
     dx.step("A revoked or unknown key gets 401 invalid_api_key.")
@@ -310,7 +335,8 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
             "/account/model_access",
         )
         if wanted:
-            dx.subject["model"] = wanted[0]
+            dx.put("account.model", wanted[0], "/account/model_access")
+        dx.put("account.tier", org.tier.current, "/account/tier/current")
         if _upgrade_due(f):
             return _pending(case, f, dx)
         return dx.conclude("free_tier", "model_not_in_tier", 0.85)
@@ -326,17 +352,17 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
             f"due {_day(inv.item.due_at)}",
             inv.pointer,
         )
-        dx.figures["invoice_total"] = plain(inv.item.amount)
-        dx.subject["invoice_id"] = inv.item.id
-        dx.subject["invoice_due"] = _day(inv.item.due_at)
+        dx.put("account.invoice_total", plain(inv.item.amount), inv.pointer, figure="invoice_total")
+        dx.put("account.invoice_id", inv.item.id, inv.pointer)
+        dx.put("account.invoice_due", _day(inv.item.due_at) if inv.item.due_at else None, inv.pointer)
         return dx.conclude("payment_failure", "invoice_overdue", 0.9)
     # Hard limit.
     hard = org.spend_limits.hard
     if (f.hard_limit_hit or replayed == Rule.HARD_LIMIT) and hard is not None:
         dx.step("Month-to-date spend reached the monthly hard limit: 402 until it is raised or the 1st.")
         dx.fact(f"Monthly hard limit {plain(hard)} USD", "/account/spend_limits/hard")
-        dx.figures["hard_limit"] = plain(hard)
-        dx.subject["resets_on"] = _day(limits.next_month_start(case.as_of))
+        dx.put("account.hard_limit", plain(hard), "/account/spend_limits/hard", figure="hard_limit")
+        dx.put("case.resets_on", _day(limits.next_month_start(case.as_of)), "/as_of")
         if f.month_to_date is not None:
             dx.fact(f"Month-to-date spend {plain(f.month_to_date)} USD since {_day(f.month_start)}", "/usage")
             dx.figures["month_to_date"] = plain(f.month_to_date)
@@ -352,7 +378,7 @@ def _replay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -
                 f"Spendable balance is {plain(f.balance)} USD, so credits are not the cause",
                 "/account/credit_grants",
             )
-            dx.figures["balance"] = plain(f.balance)
+            dx.put("account.balance", plain(f.balance), "/account/credit_grants", figure="balance")
         if "has_money" in case.ticket.claims:
             dx.step(
                 "The customer has money in the account, but the hard limit refuses first: the account wins."
@@ -441,11 +467,10 @@ def _rate_figures(case: Case, dx: Diagnosis) -> None:
     model = next((mm for mm in case.ticket.models if mm in limits), next(iter(limits)))
     rl = limits[model]
     dx.fact(f"Rate limit for {model}: {rl.rpm} RPM, {rl.tpm} TPM", f"/account/rate_limits/{model}")
-    dx.figures["model"] = model
-    if rl.rpm is not None:
-        dx.figures["rpm"] = str(rl.rpm)
-    if rl.tpm is not None:
-        dx.figures["tpm"] = str(rl.tpm)
+    where = f"/account/rate_limits/{model}"
+    dx.put("account.model", model, where, figure="model")
+    dx.put("account.rpm", str(rl.rpm) if rl.rpm is not None else None, where, figure="rpm")
+    dx.put("account.tpm", str(rl.tpm) if rl.tpm is not None else None, where, figure="tpm")
 
 
 def _pending(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
@@ -456,12 +481,13 @@ def _pending(case: Case, f: AccountFacts, dx: Diagnosis) -> Diagnosis:
             f"Upgrade to {org.tier.pending.target} pending since {_d(req) if req else 'an unknown time'}",
             "/account/tier/pending",
         )
-        dx.subject["target_tier"] = org.tier.pending.target
+        dx.put("account.target_tier", org.tier.pending.target, "/account/tier/pending")
     else:
         dx.fact(
             f"A payment method is on file but the tier is still {org.tier.current}",
             "/account/payment_methods",
         )
+    dx.put("account.tier", org.tier.current, "/account/tier/current")
     dx.step("A payment method was added and the tier upgrade has not applied yet.")
     return dx.conclude("free_tier", "tier_upgrade_pending", 0.8)
 
@@ -470,7 +496,7 @@ def _no_balance(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | Non
     org = f.org
     dx.step("Prepaid account with no spendable balance: requests are refused at once (402), no grace period.")
     dx.fact(f"Spendable balance at as_of is {plain(f.balance)} USD", "/account/credit_grants")
-    dx.figures["balance"] = plain(f.balance)
+    dx.put("account.balance", plain(f.balance), "/account/credit_grants", figure="balance")
     purchased = [x for x in f.grants_live + f.expired if x.item.kind != m.GrantKind.FREE_TRIAL]
     trial_only = (
         bool(f.trial_grants)
@@ -488,9 +514,11 @@ def _no_balance(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | Non
                 f"{plain(x.item.remaining)} USD unused (no longer spendable)",
                 x.pointer,
             )
-            dx.figures["trial_amount"] = plain(x.item.amount)
-            dx.figures["expired_remaining"] = plain(x.item.remaining)
-            dx.subject["expired_at"] = _day(x.item.expires_at)
+            dx.put("account.trial_amount", plain(x.item.amount), x.pointer, figure="trial_amount")
+            dx.put(
+                "account.expired_remaining", plain(x.item.remaining), x.pointer, figure="expired_remaining"
+            )
+            dx.put("account.expired_at", _day(x.item.expires_at) if x.item.expires_at else None, x.pointer)
             dx.step("The free grant is past its expiry: its remainder is gone.")
             return dx.conclude("free_tier", "trial_credits_expired", 0.9)
         x = f.trial_grants[0]
@@ -499,7 +527,7 @@ def _no_balance(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | Non
             f"{plain(x.item.remaining)} USD remaining",
             x.pointer,
         )
-        dx.figures["trial_amount"] = plain(x.item.amount)
+        dx.put("account.trial_amount", plain(x.item.amount), x.pointer, figure="trial_amount")
         dx.step("The free grant is used up.")
         return dx.conclude("free_tier", "trial_credits_consumed", 0.9)
     for x in f.expired:
@@ -524,9 +552,7 @@ def _no_balance(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | Non
                 f"({p.item.failure_code or 'no code'})",
                 p.pointer,
             )
-            dx.subject["failure_code"] = p.item.failure_code or "unknown"
-            dx.subject["failed_at"] = _d(p.item.at)
-            dx.figures["failed_amount"] = plain(p.item.amount)
+            _failed_payment(dx, p)
         _card(f, dx)
         return dx.conclude("payment_failure", "auto_recharge_failed", 0.9)
     card_bad = f.default_card is not None and f.default_card.item.status != m.PaymentMethodStatus.VALID
@@ -539,12 +565,12 @@ def _no_balance(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | Non
                 f"failed {_d(p.item.at)} ({p.item.failure_code or 'no code'})",
                 p.pointer,
             )
-            dx.subject["failure_code"] = p.item.failure_code or "unknown"
-            dx.subject["failed_at"] = _d(p.item.at)
-            dx.figures["failed_amount"] = plain(p.item.amount)
+            _failed_payment(dx, p)
         _card(f, dx)
         return dx.conclude("payment_failure", "card_expired_or_declined", 0.9)
     dx.step("Credits ran out with auto-recharge off and no failed payment behind it.")
+    if not org.auto_recharge.enabled:
+        dx.put("account.auto_recharge_off", "off", "/account/auto_recharge")
     if "has_money" in case.ticket.claims:
         dx.step("The customer believes there is money in the account; the grants show none spendable.")
     return dx.conclude("payment_failure", "credits_exhausted", 0.9)
@@ -558,28 +584,43 @@ def _card(f: AccountFacts, dx: Diagnosis) -> None:
     pm = c.item
     exp = f"{pm.exp_month:02d}/{pm.exp_year}" if pm.exp_month and pm.exp_year else "unknown expiry"
     dx.fact(f"Default card {pm.brand} ending {pm.last4}, expires {exp}, status {pm.status.value}", c.pointer)
-    dx.subject["card"] = f"{pm.brand.capitalize() or 'Card'} ending {pm.last4}"
-    dx.subject["last4"] = pm.last4
-    dx.figures["card_last4"] = pm.last4
+    card = f"{pm.brand.capitalize() or 'Card'} ending {pm.last4}" if pm.last4 else None
+    dx.put("account.card", card, c.pointer)
+    if pm.last4:
+        dx.figures["card_last4"] = pm.last4
+
+
+def _failed_payment(dx: Diagnosis, p: Indexed[m.Payment]) -> None:
+    code = (p.item.failure_code or "").replace("_", " ")
+    dx.put("account.failure_code", code, p.pointer)
+    dx.put("account.failed_at", _d(p.item.at), p.pointer)
+    dx.put("account.failed_amount", plain(p.item.amount), p.pointer, figure="failed_amount")
+
+
+def _status_slots(dx: Diagnosis, idx: int, inc: StatusIncident) -> None:
+    where = f"/status_page/incidents/{idx}"
+    dx.put("status.incident_name", inc.name, where)
+    dx.put("status.incident_id", inc.id or inc.name, where)
+    dx.put("status.incident_started", _d(inc.created_at), where)
+    dx.put("status.incident_status", inc.status, where)
 
 
 def _sync_delay(case: Case, f: AccountFacts, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
     dx.step("Balance and card look fine yet requests are refused: the books have not caught up (sync delay).")
     dx.fact(f"Spendable balance at as_of is {plain(f.balance)} USD", "/account/credit_grants")
-    dx.figures["balance"] = plain(f.balance)
+    dx.put("account.balance", plain(f.balance), "/account/credit_grants", figure="balance")
     since = f.last_success.item.at if f.last_success else None
     if f.last_success is not None:
         p = f.last_success
         dx.fact(f"Payment of {plain(p.item.amount)} USD succeeded {_d(p.item.at)}", p.pointer)
-        dx.subject["paid_at"] = _d(p.item.at)
     refused_since = err.seen_at if err is not None and err.seen_at else since
+    if refused_since is not None:
+        dx.figures["refused_since"] = _d(refused_since)  # for the engineering escalation
     waited = case.as_of - since if since is not None else None
     if waited is not None and waited <= SYNC_WINDOW:
         dx.step(f"Only {int(waited.total_seconds() // 60)} minutes since the payment: wait up to 10 minutes.")
         return dx.conclude("payment_failure", "sync_delay", 0.75, route="none")
     dx.step("Refused for longer than 10 minutes with a good balance: engineering must look at the account.")
-    if refused_since is not None:
-        dx.subject["refused_since"] = _d(refused_since)
     return dx.conclude("payment_failure", "sync_delay", 0.7, route="engineering")
 
 
@@ -596,9 +637,15 @@ def _use_finding(dx: Diagnosis, fd: UsageFinding, source: str) -> None:
         dx.fact(fact, source)
     for k, v in fd.figures.items():
         dx.figures.setdefault(k, v)
-    dx.figures["impact"] = plain(fd.impact)
-    if fd.start is not None:
-        dx.subject["since"] = _day(fd.start)
+    dx.put("usage.impact", plain(fd.impact), source, figure="impact")
+    fig = fd.figures
+    since = fig.get("date") or fig.get("change_date") or (_day(fd.start) if fd.start is not None else None)
+    dx.put("usage.since", since, source)
+    dx.put("usage.change_date", fig.get("change_date") or since, source)
+    for name in ("requests", "failed_requests", "from_model", "to_model", "new_ips", "new_models"):
+        dx.put(f"usage.{name}", fig.get(name), source)
+    dx.put("usage.model", fig.get("model") or (fd.models[0] if fd.models else None), source)
+    dx.fact(f"Impact of the {fd.root_cause.replace('_', ' ')}: {plain(fd.impact)} USD", source)
 
 
 def _usage_totals(case: Case, dx: Diagnosis) -> None:
@@ -607,18 +654,25 @@ def _usage_totals(case: Case, dx: Diagnosis) -> None:
         return
     if u.current_total is not None and u.current_label:
         dx.fact(f"Usage total for {u.current_label}: {plain(u.current_total)} USD", u.source)
-        dx.figures["usage_total"] = plain(u.current_total)
-        dx.figures["period"] = u.current_label
+        dx.put("usage.total", plain(u.current_total), u.source, figure="usage_total")
+        dx.put("usage.period", u.current_label, u.source, figure="period")
     if u.previous_total is not None and u.previous_label:
         dx.fact(f"Usage total for {u.previous_label}: {plain(u.previous_total)} USD", u.source)
-        dx.figures["previous_total"] = plain(u.previous_total)
-        dx.figures["previous_period"] = u.previous_label
+        dx.put("usage.previous_total", plain(u.previous_total), u.source, figure="previous_total")
+        dx.put("usage.previous_period", u.previous_label, u.source, figure="previous_period")
 
 
 def _high_bill(case: Case, dx: Diagnosis) -> Diagnosis:
     dx.step("The customer asks why the bill is higher: incident 2, read the usage log.")
     u = case.usage
     if u is None:
+        told = told_bill_cause(case.ticket.claims)
+        if told is not None:
+            dx.step(
+                f"No usage log in the bundle; the customer describes {told.replace('_', ' ')} in words, "
+                "which the usage log would confirm."
+            )
+            return dx.conclude("unexpected_high_bill", told, 0.55)
         dx.step("No usage log in the bundle: the cause cannot be determined yet.")
         return dx.conclude("unexpected_high_bill", "undetermined", 0.6)
     _usage_totals(case, dx)
@@ -665,6 +719,12 @@ def _refund(case: Case, dx: Diagnosis) -> Diagnosis:
     if fd is not None and u is not None:
         dx.step(f"Usage detector: {fd.root_cause} (impact {plain(fd.impact)} USD).")
         _use_finding(dx, fd, u.source)
+        if fd.root_cause == "provider_outage_retries":
+            named = fd.figures.get("incident")
+            for idx, inc in (*case.active_incidents, *case.recent_incidents):
+                if named is None or named in (inc.name, inc.id):
+                    _status_slots(dx, idx, inc)
+                    break
         return dx.conclude("refund_request", fd.root_cause, 0.6 + 0.35 * fd.confidence)
     if claimed is not None:
         if claimed == "provider_outage_retries" and case.recent_incidents:
@@ -674,6 +734,7 @@ def _refund(case: Case, dx: Diagnosis) -> Diagnosis:
                 f"{_d(inc.resolved_at) if inc.resolved_at else 'unresolved'}",
                 f"/status_page/incidents/{idx}",
             )
+            _status_slots(dx, idx, inc)
         dx.step(f"The ticket points to {claimed.replace('_', ' ')}; the usage log does not contradict it.")
         return dx.conclude("refund_request", claimed, 0.6)
     dx.step("Nothing in the bundle shows why the charges happened: ask before routing.")
@@ -682,16 +743,43 @@ def _refund(case: Case, dx: Diagnosis) -> Diagnosis:
 
 ROOT_HINTS = {
     "payment_failure": (
-        ("mentions_auto_recharge", "auto_recharge_failed"),
+        ("invoice_unpaid", "invoice_overdue"),
+        ("says_auto_recharge_failed", "auto_recharge_failed"),
         ("card_problem", "card_expired_or_declined"),
         ("mentions_invoice", "invoice_overdue"),
+        ("says_no_balance", "credits_exhausted"),
     ),
     "free_tier": (
         ("added_card", "tier_upgrade_pending"),
+        ("says_credits_expired", "trial_credits_expired"),
         ("mentions_trial", "trial_credits_consumed"),
+        ("mentions_free_credits", "trial_credits_consumed"),
         ("new_account", "trial_credits_consumed"),
     ),
 }
+SUSPENSION_REASONS = (
+    ("suspension_fraud", "fraud_flag"),
+    ("suspension_policy", "policy_violation"),
+    ("suspension_unpaid", "outstanding_balance"),
+)
+"""The reason a suspension email gives, as the customer tells it, in the order it decides."""
+BILL_CAUSES_IN_WORDS = (
+    ("duplicate_charge", "billing_discrepancy"),
+    ("says_dev_key", "dev_key_in_production"),
+    ("says_model_swap", "model_swap"),
+    ("says_context_bloat", "context_bloat"),
+)
+
+
+def stated_suspension_reason(claims: frozenset[str]) -> str | None:
+    return next((root for claim, root in SUSPENSION_REASONS if claim in claims), None)
+
+
+def told_bill_cause(claims: frozenset[str]) -> str | None:
+    """A higher bill's cause as the customer tells it (the usage log, when there is one, decides)."""
+    return next((root for claim, root in BILL_CAUSES_IN_WORDS if claim in claims), None)
+
+
 RULE_ROOT = {
     Rule.CREDITS_EXHAUSTED: "credits_exhausted",
     Rule.PAYMENT_FAILED: "card_expired_or_declined",
@@ -735,6 +823,17 @@ def _ticket_only(case: Case, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
         if err.rule == Rule.CREDITS_EXHAUSTED and trial_words and incident == "payment_failure":
             dx.step("A credit cut-off on a new or trial account: the free grant ran out.")
             incident = "free_tier"
+    if "reports_compromise" in t.claims and incident != "account_suspension":
+        no_money = not ({"wants_refund", "says_bill_high"} & t.claims) and not t.amounts
+        if no_money and (incident == "api_key_issue" or "key_problem" in t.claims):
+            dx.step(
+                "The customer reports a leaked key that no longer works: a key issue and a security matter."
+            )
+            return dx.conclude("api_key_issue", "invalid_or_revoked_key", 0.55, route="security")
+        dx.step(
+            "The customer reports a compromise (a leaked key, usage they did not make): a security matter."
+        )
+        return _refund(case, dx)
     if incident is None:
         dx.step("Neither the ticket nor an error says what happened: ask for the details.")
         return dx.conclude("needs_info", "undetermined", 0.3)
@@ -755,15 +854,24 @@ def _ticket_only(case: Case, dx: Diagnosis, err: ErrorSeen | None) -> Diagnosis:
             break
     if incident == "spending_limit":
         root = "hard_limit_reached" if (err is not None or "mentions_limit" in t.claims) else root
+    if incident == "free_tier" and (
+        (err is not None and err.rule in (Rule.RATE_LIMIT, Rule.FREE_TIER_LIMIT))
+        or "rate_limited" in t.claims
+    ):
+        root = "free_tier_rate_limit"  # a 429 on the free tier is the free tier's rate limit
     if incident == "account_suspension":
-        root = "unconfirmed"
+        stated = stated_suspension_reason(t.claims)
+        if stated is not None:
+            dx.step(
+                f"The suspension email the customer quotes gives its reason ({stated.replace('_', ' ')}): "
+                "the reason decides who reviews it."
+            )
+        root = stated or "unconfirmed"
     if incident == "rate_limit":
         root = "rate_limit"
     dx.step(f"From the ticket alone: {incident}; the root cause needs the account to confirm.")
     confidence = 0.55 if root != "undetermined" else 0.45
-    route = "none"
-    if root in ROUTE_BY_ROOT and root not in ("policy_violation", "fraud_flag"):
-        route = ROUTE_BY_ROOT[root]
+    route = ROUTE_BY_ROOT.get(root, "none")
     return dx.conclude(incident, root, confidence, route=route)
 
 

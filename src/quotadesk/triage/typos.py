@@ -53,11 +53,17 @@ _SPACE_RE = re.compile(r"[ \t\r\f\v]+")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "“": '"', "”": '"', "—": " - ", "–": "-"})
 
 
-def normalise(text: str) -> str:
-    """Lowercase ASCII text with accents stripped and common typos and contractions repaired."""
+def fold(text: str) -> str:
+    """Lowercase, accents stripped (and the voicing marks of kana: NFKD splits them off), full-width
+    forms made ASCII: the form every rule is written against, typos aside."""
     t = text.translate(_QUOTES).lower()
     t = unicodedata.normalize("NFKD", t)
-    t = "".join(c for c in t if not unicodedata.combining(c)).replace("ß", "ss")
+    return "".join(c for c in t if not unicodedata.combining(c)).replace("ß", "ss")
+
+
+def normalise(text: str) -> str:
+    """Lowercase ASCII text with accents stripped and common typos and contractions repaired."""
+    t = fold(text)
     for rx, rep in _TYPO_RES:
         t = rx.sub(rep, t)
     return _SPACE_RE.sub(" ", repair(t))

@@ -149,11 +149,18 @@ def desk_from_settings(**overrides: Any) -> Desk:
     from quotadesk.store.books import Books
 
     books = Books.open(overrides.get("db") or settings.get("db"))
+    wording_file = overrides.get("wording_file") or settings.get("wording_file")
+    wording = None
+    if wording_file:
+        from quotadesk.triage.wording import load_wording
+
+        wording = load_wording(wording_file)
     return Desk(
         books,
         status=StatusSource(overrides.get("status_page") or settings.get("status_page")),
         usage_dir=overrides.get("usage_dir") or settings.get("usage_dir"),
         provider=overrides.get("provider") or settings.get("provider"),
+        wording=wording,
     )
 
 
