@@ -1,0 +1,207 @@
+"""Racing clients and seeded trials, shared by tests/gateway/test_race.py, test_sigkill.py and
+bench/gateway_race.py.
+
+A trial: a fresh org whose credit pays for a few hundred requests (some trials also under a hard
+limit below the credit), ``clients`` concurrent clients spread over the gateways, each sending
+requests (seeded: max_tokens, streaming or not) until the gateway refuses it for money. Then the
+books are read back and every invariant checked (``harness.check_exactly_once``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import httpx
+
+from gateway.harness import (
+    COMPLETION_TOKENS,
+    MODEL,
+    PROMPT_TOKENS,
+    OrgFacts,
+    check_exactly_once,
+    org_facts,
+    request_id,
+    seed_org,
+    wait_settled,
+)
+from quotadesk.billing.pricing import DEFAULT_TABLE
+from quotadesk.store.books import Books
+
+NANOS = 10**9
+
+
+def request_cost(input_tokens: int, output_tokens: int) -> int:
+    """Nano-dollars of one request of MODEL at the default price table."""
+    return DEFAULT_TABLE.cost_nanos(MODEL, input_tokens, output_tokens)
+
+
+def dollars(nanos: int) -> str:
+    return str(Decimal(nanos) / NANOS)
+
+
+@dataclass
+class Outcome:
+    """What the clients saw: request ids of 200 answers with a full body, and counts by status."""
+
+    admitted: list[str] = field(default_factory=list)
+    no_id: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    incomplete: int = 0  # 200 with a cut body (the gateway died mid-answer)
+
+    def count(self, status: int) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+
+def is_billing_refusal(r: httpx.Response) -> bool:
+    if r.status_code == 402:
+        return True
+    return r.status_code == 429 and r.headers.get("x-should-retry", "").lower() == "false"
+
+
+def body(max_tokens: int, stream: bool) -> dict[str, object]:
+    out: dict[str, object] = {
+        "model": MODEL,
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": "Say hello."}],
+    }
+    if stream:
+        out["stream"] = True
+    return out
+
+
+async def one_request(
+    client: httpx.AsyncClient, url: str, secret: str, max_tokens: int, stream: bool, out: Outcome
+) -> httpx.Response | None:
+    """Send one chat completion; a 200 counts as admitted only with its full body."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    payload = body(max_tokens, stream)
+    try:
+        async with client.stream("POST", f"{url}/v1/chat/completions", json=payload, headers=headers) as r:
+            raw = await r.aread()
+    except httpx.HTTPError as exc:
+        out.errors.append(f"{type(exc).__name__}: {exc}")
+        return None
+    out.count(r.status_code)
+    if r.status_code != 200:
+        return r
+    complete = b"data: [DONE]" in raw if stream else _json_ok(raw)
+    if not complete:
+        out.incomplete += 1
+        return r
+    rid = request_id(r.headers)
+    if rid is None:
+        out.no_id += 1
+    else:
+        out.admitted.append(rid)
+    return r
+
+
+def _json_ok(raw: bytes) -> bool:
+    try:
+        return bool(json.loads(raw).get("choices"))
+    except (ValueError, AttributeError):
+        return False
+
+
+async def race(
+    urls: Sequence[str],
+    secret: str,
+    *,
+    clients: int,
+    seed: int,
+    max_requests: int,
+    stream_share: float = 0.25,
+    max_tokens: tuple[int, int] = (20, 64),
+    give_up_after: int = 3,
+) -> Outcome:
+    """``clients`` clients over ``urls``, each until refused for money ``give_up_after`` times in a
+    row (holds in flight can refuse a request the remainder pays for once they settle); at most
+    ``max_requests`` requests in all. ``max_tokens`` never goes below what the upstream answers, so
+    the worst case held always covers the real cost."""
+    out = Outcome()
+    budget = [max_requests]
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    timeout = httpx.Timeout(30.0)
+
+    async def client_loop(i: int, client: httpx.AsyncClient) -> None:
+        rng = random.Random(seed * 1_000_003 + i)
+        url = urls[i % len(urls)]
+        refused = 0
+        while budget[0] > 0 and refused < give_up_after:
+            budget[0] -= 1
+            r = await one_request(
+                client, url, secret, rng.randint(*max_tokens), rng.random() < stream_share, out
+            )
+            if r is None:
+                return
+            if is_billing_refusal(r):
+                refused += 1
+                await asyncio.sleep(rng.random() * 0.002)
+                continue
+            refused = 0
+            if r.status_code != 200:
+                out.errors.append(f"status {r.status_code}: {r.text[:200]}")
+                return
+
+    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+        await asyncio.gather(*(client_loop(i, client) for i in range(clients)))
+    return out
+
+
+@dataclass(frozen=True)
+class Trial:
+    """The seeded shape of one trial."""
+
+    seed: int
+    credit: int  # nano-dollars
+    hard: int | None  # nano-dollars
+
+    @classmethod
+    def draw(cls, seed: int) -> Trial:
+        rng = random.Random(seed)
+        per = request_cost(PROMPT_TOKENS, COMPLETION_TOKENS)
+        credit = per * rng.randint(150, 400) + rng.randint(0, per - 1)
+        hard = per * rng.randint(60, 140) + rng.randint(0, per - 1) if rng.random() < 0.3 else None
+        return cls(seed, credit, hard)
+
+
+@dataclass
+class TrialResult:
+    trial: Trial
+    outcome: Outcome
+    facts: OrgFacts
+    broken: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+
+def run_trial(
+    books: Books, urls: Sequence[str], trial: Trial, *, clients: int, settle_timeout: float = 30.0
+) -> TrialResult:
+    org, secret = seed_org(
+        books,
+        credit=dollars(trial.credit),
+        hard=None if trial.hard is None else dollars(trial.hard),
+        name=f"race-{trial.seed}",
+    )
+    per = request_cost(PROMPT_TOKENS, COMPLETION_TOKENS)
+    cap = 4 * (trial.credit // per) + 4 * clients
+    outcome = asyncio.run(race(urls, secret, clients=clients, seed=trial.seed, max_requests=cap))
+    wait_settled(books.engine, org, settle_timeout)
+    facts = org_facts(books.engine, org)
+    broken = check_exactly_once(facts, outcome.admitted, trial.hard)
+    if outcome.no_id:
+        broken.append(f"{outcome.no_id} answers 200 without a request id header")
+    if outcome.errors:
+        broken.append(f"{len(outcome.errors)} client errors, e.g. {outcome.errors[:2]}")
+    if not outcome.admitted:
+        broken.append("no request was admitted at all")
+    return TrialResult(trial, outcome, facts, broken)
