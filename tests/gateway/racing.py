@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,8 +23,10 @@ from gateway.harness import (
     COMPLETION_TOKENS,
     MODEL,
     PROMPT_TOKENS,
+    Gateway,
     OrgFacts,
     check_exactly_once,
+    open_leases,
     org_facts,
     request_id,
     seed_org,
@@ -53,6 +56,8 @@ class Outcome:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     incomplete: int = 0  # 200 with a cut body (the gateway died mid-answer)
+    kill_at: int | None = None  # set ``reached`` once this many requests were admitted
+    reached: threading.Event = field(default_factory=threading.Event)
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -99,6 +104,8 @@ async def one_request(
         out.no_id += 1
     else:
         out.admitted.append(rid)
+        if out.kill_at is not None and len(out.admitted) >= out.kill_at:
+            out.reached.set()
     return r
 
 
@@ -119,12 +126,15 @@ async def race(
     stream_share: float = 0.25,
     max_tokens: tuple[int, int] = (20, 64),
     give_up_after: int = 3,
+    tolerate_errors: int = 0,
+    out: Outcome | None = None,
 ) -> Outcome:
     """``clients`` clients over ``urls``, each until refused for money ``give_up_after`` times in a
     row (holds in flight can refuse a request the remainder pays for once they settle); at most
     ``max_requests`` requests in all. ``max_tokens`` never goes below what the upstream answers, so
-    the worst case held always covers the real cost."""
-    out = Outcome()
+    the worst case held always covers the real cost. ``tolerate_errors``: connection errors (a
+    gateway being killed and restarted) each client retries past, 20 ms apart, before it stops."""
+    out = out if out is not None else Outcome()
     budget = [max_requests]
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     timeout = httpx.Timeout(30.0)
@@ -132,14 +142,18 @@ async def race(
     async def client_loop(i: int, client: httpx.AsyncClient) -> None:
         rng = random.Random(seed * 1_000_003 + i)
         url = urls[i % len(urls)]
-        refused = 0
+        refused = errors = 0
         while budget[0] > 0 and refused < give_up_after:
             budget[0] -= 1
             r = await one_request(
                 client, url, secret, rng.randint(*max_tokens), rng.random() < stream_share, out
             )
             if r is None:
-                return
+                errors += 1
+                if errors > tolerate_errors:
+                    return
+                await asyncio.sleep(0.02)
+                continue
             if is_billing_refusal(r):
                 refused += 1
                 await asyncio.sleep(rng.random() * 0.002)
@@ -147,7 +161,9 @@ async def race(
             refused = 0
             if r.status_code != 200:
                 out.errors.append(f"status {r.status_code}: {r.text[:200]}")
-                return
+                errors += 1
+                if errors > tolerate_errors:
+                    return
 
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         await asyncio.gather(*(client_loop(i, client) for i in range(clients)))
@@ -184,8 +200,17 @@ class TrialResult:
 
 
 def run_trial(
-    books: Books, urls: Sequence[str], trial: Trial, *, clients: int, settle_timeout: float = 30.0
+    books: Books,
+    urls: Sequence[str],
+    trial: Trial,
+    *,
+    clients: int,
+    settle_timeout: float = 30.0,
+    victim: Gateway | None = None,
 ) -> TrialResult:
+    """One seeded trial; with ``victim``, that gateway is SIGKILLed at a seeded moment of the race
+    and restarted on the same port (its clients retry past the gap), and the dead process's
+    leases must be closed once the new one is ready."""
     org, secret = seed_org(
         books,
         credit=dollars(trial.credit),
@@ -194,14 +219,58 @@ def run_trial(
     )
     per = request_cost(PROMPT_TOKENS, COMPLETION_TOKENS)
     cap = 4 * (trial.credit // per) + 4 * clients
-    outcome = asyncio.run(race(urls, secret, clients=clients, seed=trial.seed, max_requests=cap))
+    broken: list[str] = []
+    killer = None
+    outcome = Outcome()
+    if victim is not None:
+        # SIGKILL once a seeded share (10-70 %) of what the credit pays for was admitted: mid-race.
+        expected = min(trial.credit, trial.hard or trial.credit) // per
+        outcome.kill_at = max(1, int(expected * random.Random(trial.seed ^ 0x5EED).uniform(0.1, 0.7)))
+        killer = threading.Thread(
+            target=_kill_and_restart, args=(victim, books, org, outcome.reached, broken), daemon=True
+        )
+        killer.start()
+    outcome = asyncio.run(
+        race(
+            urls,
+            secret,
+            clients=clients,
+            seed=trial.seed,
+            max_requests=cap,
+            tolerate_errors=2000 if victim is not None else 0,
+            out=outcome,
+        )
+    )
+    if killer is not None:
+        outcome.reached.set()  # the race ended first (the trial then kills after it)
+        killer.join()
     wait_settled(books.engine, org, settle_timeout)
     facts = org_facts(books.engine, org)
-    broken = check_exactly_once(facts, outcome.admitted, trial.hard)
+    broken += check_exactly_once(facts, outcome.admitted, trial.hard, unanswered_ok=victim is not None)
     if outcome.no_id:
         broken.append(f"{outcome.no_id} answers 200 without a request id header")
-    if outcome.errors:
+    if outcome.errors and victim is None:
         broken.append(f"{len(outcome.errors)} client errors, e.g. {outcome.errors[:2]}")
     if not outcome.admitted:
         broken.append("no request was admitted at all")
     return TrialResult(trial, outcome, facts, broken)
+
+
+def _kill_and_restart(
+    victim: Gateway, books: Books, org: str, reached: threading.Event, broken: list[str]
+) -> None:
+    reached.wait(60)
+    dead = victim.pids()
+    victim.kill()
+    try:
+        victim.start()
+    except RuntimeError as exc:
+        broken.append(f"the killed gateway did not come back: {exc}")
+        return
+    stale = [
+        lease
+        for lease in open_leases(books.engine, org)
+        if any(str(pid) in str(lease.get("holder", "")) for pid in dead)
+    ]
+    if stale:
+        broken.append(f"{len(stale)} leases of the killed process still open after its restart was ready")
