@@ -102,9 +102,15 @@ class Peer:
 
 
 def peers_sh(peers: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(peers / "peers.sh"), *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+    """Run peers.sh; its output goes through a file, not a pipe: the peer it starts in the background
+    keeps the script's stdout open, and a pipe would never reach end of file."""
+    with tempfile.TemporaryFile("w+") as out:
+        done = subprocess.run(
+            ["bash", str(peers / "peers.sh"), *args], stdout=out, stderr=subprocess.STDOUT, text=True,
+            timeout=timeout, check=False,
+        )
+        out.seek(0)
+        return subprocess.CompletedProcess(done.args, done.returncode, out.read(), "")
 
 
 def start_litellm(peers: Path, upstream: str) -> Peer:
