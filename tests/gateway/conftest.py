@@ -86,7 +86,26 @@ class Gateway:
     proc: subprocess.Popen[bytes]
     books: Books
     folder: Path
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    clients: list[Any] = field(default_factory=list)
+
+    def openai(self, secret: str, **kw: Any) -> Any:
+        import openai
+
+        client = openai.OpenAI(base_url=self.url + "/v1", api_key=secret, max_retries=0, **kw)
+        self.clients.append(client)
+        return client
+
+    def anthropic(self, secret: str, **kw: Any) -> Any:
+        import anthropic
+
+        client = anthropic.Anthropic(base_url=self.url, api_key=secret, max_retries=0, **kw)
+        self.clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.books.close()
 
     def org(self, *, credit: str | None = "10.00", **kw: Any) -> str:
         kw.setdefault("rate_limits", FAST)
@@ -140,6 +159,7 @@ def gateway(db_url: str, upstream: Upstream, tmp_path_factory: pytest.TempPathFa
     books = Books.open(db_url)
     folder = tmp_path_factory.mktemp("gwrun")
     url, proc = start_gateway(db_url, upstream, folder)
-    yield Gateway(url, proc, books, folder)
+    gw = Gateway(url, proc, books, folder)
+    yield gw
     stop(proc)
-    books.close()
+    gw.close()

@@ -126,10 +126,9 @@ def test_openai_endpoint_refuses_by_the_rulebook(gateway: Gateway, upstream: Ups
     secret = make(gateway)
     before = upstream.hits()
     if secret is None:  # the SDK insists on a key; send none at all
-        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0,
-                               default_headers={"Authorization": ""})
+        client = gateway.openai("unused", default_headers={"Authorization": ""})
     else:
-        client = openai.OpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
+        client = gateway.openai(secret)
     with pytest.raises(exc_openai) as info:
         client.chat.completions.create(model=model, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
     err = info.value
@@ -147,10 +146,9 @@ def test_anthropic_endpoint_refuses_by_the_rulebook(gateway: Gateway, upstream: 
     secret = make(gateway)
     before = upstream.hits()
     if secret is None:
-        client = anthropic.Anthropic(base_url=gateway.url, api_key="unused", max_retries=0,
-                                     default_headers={"x-api-key": ""})
+        client = gateway.anthropic("unused", default_headers={"x-api-key": ""})
     else:
-        client = anthropic.Anthropic(base_url=gateway.url, api_key=secret, max_retries=0)
+        client = gateway.anthropic(secret)
     with pytest.raises(exc_anthropic) as info:
         client.messages.create(model=model, max_tokens=16, messages=[{"role": "user", "content": "hi"}])
     err = info.value
