@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from pgdb import fresh_schema
 from sqlalchemy import select
 
+from pgdb import fresh_schema
 from quotadesk.store.access import Actor, Role
 from quotadesk.store.books import Books
 from quotadesk.store.schema import usage_events

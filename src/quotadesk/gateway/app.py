@@ -135,7 +135,7 @@ class Gateway:
             else:
                 shape = ANTHROPIC if path.startswith("/v1/messages") else OPENAI
                 conn.send(404, [JSON], error_answer(shape, 404, f"no such endpoint: {path}"))
-        except Exception:  # noqa: BLE001 - the last guard: a bug is a 500, never a dead connection
+        except Exception:
             log.exception("request %s %s failed", req.method, path)
             if not conn.closed:
                 conn.send(500, [JSON], error_answer(OPENAI, 500, "internal error in the gateway"))
@@ -319,11 +319,11 @@ class Gateway:
         send_body = req.body
         if est.rewrite:
             send_body = json.dumps({**body, **est.rewrite}, separators=(",", ":")).encode()
-        headers = self._upstream_headers(req, up, rid, api)
+        up_headers = self._upstream_headers(req, up, rid, api)
         if est.stream:
-            await self._stream(req, conn, kind, shape, up, headers, send_body, admitted, rid, rate, started, body)
+            await self._stream(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started, body)
         else:
-            await self._whole(req, conn, kind, shape, up, headers, send_body, admitted, rid, rate, started)
+            await self._whole(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started)
 
     def _upstream_headers(self, req: Request, up: Upstream, rid: str, api: str) -> list[tuple[str, str]]:
         h = [("content-type", "application/json"), ("x-request-id", rid)]

@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -143,8 +144,6 @@ class Budgets:
     def _take(self, b: OrgBudget, need: int) -> asyncio.Future[Any]:
         mark = b.settled
         holder, lease_id, ttl, extra = self.holder, b.lease_id, self.lease_ttl, self.slice
-        from datetime import UTC, timedelta
-
         def run(conn: Connection) -> leases.LeaseGrant:
             return leases.take_lease(
                 conn, datetime.now(UTC), b.org_id, holder, need, extra=extra, lease_id=lease_id,
@@ -197,21 +196,17 @@ class Budgets:
             if b.inflight == 0 and now - b.last_used > self.idle_s:
                 del self.orgs[org_id]
                 if b.lease_id is not None:
-                    lid = b.lease_id
-                    self.writer.call(
-                        lambda conn, lid=lid: leases.return_lease(conn, _now(), lid, "idle: returned by its holder")
-                    )
+                    self.writer.call(partial(_return, lease_id=b.lease_id, reason="idle: returned by its holder"))
                 continue
             if now - b.renewed >= self.refresh_s or b.expires - now < self.lease_ttl / 2:
                 b.renewing = self._take(b, b.inflight + b.last_cost)
-                b.renewing.add_done_callback(lambda _f, b=b: setattr(b, "renewing", None))
+                b.renewing.add_done_callback(partial(_renewed, b))
 
     def return_all(self) -> None:
         """Stopping: give every lease back (queued behind the last settles)."""
         for b in self.orgs.values():
             if b.lease_id is not None:
-                lid = b.lease_id
-                self.writer.call(lambda conn, lid=lid: leases.return_lease(conn, _now(), lid, "holder stopped"))
+                self.writer.call(partial(_return, lease_id=b.lease_id, reason="holder stopped"))
         self.orgs.clear()
 
     # ------------------------------------------------------------------ deciding
@@ -253,13 +248,22 @@ class Budgets:
                 if tag in self._notified:
                     continue
                 self._notified.add(tag)
-                org_id = b.org_id
                 self.writer.call(
-                    lambda conn, kind=kind: add_notice(conn, org_id, kind, now, dedupe_key=f"{kind}:{org_id}:{month}")
+                    partial(_notice, org_id=b.org_id, kind=kind, now=now, key=f"{kind}:{b.org_id}:{month}")
                 )
 
 
 def _now() -> datetime:
-    from datetime import UTC
-
     return datetime.now(UTC)
+
+
+def _return(conn: Connection, *, lease_id: str, reason: str) -> None:
+    leases.return_lease(conn, _now(), lease_id, reason)
+
+
+def _notice(conn: Connection, *, org_id: str, kind: str, now: datetime, key: str) -> None:
+    add_notice(conn, org_id, kind, now, dedupe_key=key)
+
+
+def _renewed(b: OrgBudget, _f: asyncio.Future[Any]) -> None:
+    b.renewing = None

@@ -151,7 +151,7 @@ async def _worker_main(sock: socket.socket, opts: Options) -> None:
                     last_recover = time.monotonic()
                     for line in await writer.call(lambda conn: recover(conn, opts.journal_dir, journal.path)):
                         log.warning("recovery: %s", line)
-            except Exception:  # noqa: BLE001 - upkeep must survive a database hiccup
+            except Exception:
                 log.exception("upkeep failed")
 
     task = loop.create_task(upkeep())
@@ -218,7 +218,7 @@ def run(opts: Options, host: str, port: int, workers: int) -> None:
             code = 0
             try:
                 _serve(sock, opts)
-            except BaseException:  # noqa: BLE001
+            except BaseException:
                 log.exception("worker failed")
                 code = 1
             os._exit(code)
@@ -242,8 +242,8 @@ def run(opts: Options, host: str, port: int, workers: int) -> None:
             break
         except InterruptedError:  # pragma: no cover
             continue
-        slot = children.pop(pid, None)
-        if slot is not None and not stopping:
+        dead = children.pop(pid) if pid in children else None
+        if dead is not None and not stopping:
             time.sleep(0.1)
-            spawn(slot)
+            spawn(dead)
     sock.close()

@@ -119,7 +119,7 @@ class SettlementWriter:
         try:
             with transaction(self.engine) as conn:
                 value = op.fn(conn)
-        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as exc:
             self.loop.call_soon_threadsafe(_resolve, op.future, None, exc)
             return
         self.loop.call_soon_threadsafe(_resolve, op.future, value, None)
@@ -138,12 +138,12 @@ class SettlementWriter:
         ok = len(entries)
         try:
             self._commit(entries)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("settle batch of %d failed; retrying one by one", len(entries))
             for e in entries:
                 try:
                     self._commit([e])
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("settle of %s failed; kept for retry", e.event.request_id)
                     self.failed.append(e)
                     ok -= 1

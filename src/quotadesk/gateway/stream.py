@@ -88,18 +88,13 @@ class Relay:
             200, [("content-type", self._ctype or "text/event-stream"), ("cache-control", "no-cache"), *self.head]
         )
 
-    def _payload(self, event: bytes) -> tuple[bytes | None, bytes]:
-        name = b""
-        data: list[bytes] = []
-        for line in event.split(b"\n"):
-            if line.startswith(b"data:"):
-                data.append(line[5:].strip())
-            elif line.startswith(b"event:"):
-                name = line[6:].strip()
-        return (b"\n".join(data) if data else None), name
+    @staticmethod
+    def _payload(event: bytes) -> bytes | None:
+        data = [line[5:].strip() for line in event.split(b"\n") if line.startswith(b"data:")]
+        return b"\n".join(data) if data else None
 
     def _event(self, event: bytes) -> bytes | None:
-        payload, name = self._payload(event)
+        payload = self._payload(event)
         raw = event + b"\n\n"
         if payload is None:
             return raw

@@ -120,10 +120,8 @@ def take_lease(
     others = held - own
     balance = spendable_balance(org.credit_grants, now) if org.billing_mode == BillingMode.PREPAID else None
     room = _room(org, balance, mtd, others)
-    if room is None:
-        reserve = need + extra
-    else:
-        reserve = max(0, min(room, need + min(extra, max(0, room - need) // 4)))
+    slice_ = extra if room is None else min(extra, max(0, room - need) // 4)
+    reserve = need + slice_ if room is None else max(0, min(room, need + slice_))
     expires = now + ttl
     if row is None:
         lease_id = new_id("lease")
