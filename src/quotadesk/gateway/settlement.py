@@ -21,6 +21,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -64,11 +65,13 @@ class SettlementWriter:
         loop: asyncio.AbstractEventLoop,
         prices: PriceTable = DEFAULT_TABLE,
         on_commit: Callable[[int], None] | None = None,
+        gather_s: float = 0.002,
     ) -> None:
         self.engine = engine
         self.loop = loop
         self.prices = prices
         self.on_commit = on_commit
+        self.gather_s = gather_s
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.committed = 0  # settles committed, ever
         self.batches = 0
@@ -97,6 +100,8 @@ class SettlementWriter:
     def _run(self) -> None:
         while True:
             ops = [self._q.get()]
+            if isinstance(ops[0], Entry) and self.gather_s:
+                time.sleep(self.gather_s)  # let a few more settles join this commit
             while True:
                 try:
                     ops.append(self._q.get_nowait())
