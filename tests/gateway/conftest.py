@@ -141,6 +141,7 @@ def start_gateway(db: str, upstream: Upstream, folder: Path, *extra: str, worker
         "--upstream", f"openai={upstream.url}", "--upstream", f"anthropic={upstream.url}/v1",
         "--port", str(port), "--workers", str(workers), *extra,
     ]
+    folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"gateway-{port}.err", "wb") as err:  # a file, never a pipe nobody reads
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"

@@ -249,7 +249,7 @@ class Gateway:
             cost = 0
         b = a.budget
         b.inflight -= a.hold
-        b.settled += cost
+        b.settled_total += cost
         self.inflight -= 1
         event = UsageEvent(
             request_id=rid,

@@ -24,6 +24,7 @@ the request path, and only when a slice runs out) and ``decide`` runs again on t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -60,7 +61,8 @@ class OrgBudget:
         "renewed",
         "renewing",
         "reserve",
-        "settled",
+        "settled_base",
+        "settled_total",
     )
 
     def __init__(self, org_id: str) -> None:
@@ -71,13 +73,19 @@ class OrgBudget:
         self.others = 0
         self.mtd = 0
         self.balance: int | None = None
-        self.settled = 0
+        self.settled_total = 0  # cost of every request settled here, ever
+        self.settled_base = 0  # ... of which the last applied lease snapshot already counts
         self.inflight = 0
         self.renewing: asyncio.Future[None] | None = None
         self.renewed = 0.0
         self.expires = 0.0
         self.last_used = time.monotonic()
         self.last_cost = 0
+
+    @property
+    def settled(self) -> int:
+        """Cost settled here since the snapshot (the snapshot's figures do not include it)."""
+        return self.settled_total - self.settled_base
 
     @property
     def left(self) -> int:
@@ -142,7 +150,9 @@ class Budgets:
     # ------------------------------------------------------------------ leases
 
     def _take(self, b: OrgBudget, need: int) -> asyncio.Future[Any]:
-        mark = b.settled
+        # Every settle queued before this renewal is committed before it (one FIFO writer), so
+        # the grant's figures include exactly the settles counted up to now.
+        mark = b.settled_total
         holder, lease_id, ttl, extra = self.holder, b.lease_id, self.lease_ttl, self.slice
         def run(conn: Connection) -> leases.LeaseGrant:
             return leases.take_lease(
@@ -158,7 +168,7 @@ class Budgets:
             g: leases.LeaseGrant = f.result()
             b.lease_id, b.org, b.reserve, b.others = g.lease_id, g.org, g.reserve, g.others
             b.mtd, b.balance = g.month_to_date, g.balance
-            b.settled -= mark  # what settled before the renewal is in its figures now
+            b.settled_base = mark  # what settled before the renewal is in its figures now
             b.renewed = time.monotonic()
             b.expires = b.renewed + ttl
 
@@ -167,8 +177,13 @@ class Budgets:
 
     async def renew(self, b: OrgBudget, need: int) -> None:
         """Renew (or take) the lease so that ``need`` more fits if the books allow; one at a time."""
-        if b.renewing is not None:
-            await asyncio.shield(b.renewing)
+        while b.renewing is not None:
+            pending = b.renewing
+            if pending.done():  # finished; its clean-up callback just has not run yet
+                b.renewing = None
+                break
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pending)
             if b.left >= need:
                 return
         fut = self._take(b, b.inflight + need)

@@ -71,9 +71,12 @@ class RateWindows:
 
     def counts(self, org_id: str, model: str, now: float) -> tuple[int, int]:
         """Requests and tokens in the minute before ``now`` (this process's, plus the others')."""
-        w = self._windows[(org_id, model)]
+        key = (org_id, model)
+        w = self._windows[key]
         w.prune(now)
-        other = self._shared.get((org_id, model))
+        other = self._shared.get(key)
+        if other is None and self._redis is not None:
+            other = self._fetch(key, now)  # first request of this org and model here: one read
         if other is None:
             return w.requests, w.tokens
         return w.requests + other[0], w.tokens + other[1]
@@ -142,6 +145,20 @@ class RateWindows:
             # Redis totals include this process's synced entries; the rest is the others'.
             shared[(org, model)] = (max(0, reqs - w.requests), max(0, toks - w.tokens))
         self._shared = shared
+
+    def _fetch(self, key: tuple[str, str], now: float) -> tuple[int, int] | None:
+        org, model = key
+        pipe = self._redis.pipeline(transaction=False)
+        sec = int(now)
+        for s in range(sec - RATE_WINDOW_S + 1, sec + 1):
+            pipe.hmget(f"qd:rate:{org}:{model}:{s}", "r", "t")
+        try:
+            rows = pipe.execute()
+        except Exception:  # noqa: BLE001 - Redis down: count alone rather than refuse
+            return None
+        other = (sum(int(a or 0) for a, _ in rows), sum(int(b or 0) for _, b in rows))
+        self._shared[key] = other
+        return other
 
     def close(self) -> None:
         self._stop.set()
