@@ -20,7 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -60,38 +60,72 @@ def holder_file(folder: Path, holder: str) -> Path:
 
 
 class Journal:
-    """This process's journal: append before answering, truncate when all is committed."""
+    """This process's journal: append before answering, drop what is committed.
+
+    Lines go to the current segment; every ``ROTATE`` lines a new segment starts. A segment
+    whose last line is committed is deleted; the current one is emptied whenever everything is
+    committed. Every segment stays open and locked until deleted, so no other process mistakes
+    a live holder's older segment for an orphan. Under steady load (when the writer never
+    catches up exactly) the journal thus stays within a couple of segments.
+    """
+
+    ROTATE = 5_000
 
     def __init__(self, folder: Path, holder: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.holder = holder
         self.path = holder_file(folder, holder)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        header = json.dumps({"holder": holder}).encode() + b"\n"
-        os.write(self._fd, header)
-        self._header = header
+        self._header = json.dumps({"holder": holder}).encode() + b"\n"
+        self._seq = 0
+        self._fd = self._open(self.path)
+        self._old: list[tuple[Path, int, int]] = []  # (path, fd, index of its last line)
+        self._current_path = self.path
+        self._current_start = 0
         self.written = 0  # lines appended, ever (the writer counts commits the same way)
         self._truncated_at = 0
+
+    def _open(self, path: Path) -> int:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.write(fd, self._header)
+        return fd
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p, _, _ in self._old] + [self._current_path]
 
     def append(self, entry: Entry) -> None:
         os.write(self._fd, encode(entry))
         self.written += 1
+        if self.written - self._current_start >= self.ROTATE:
+            self._old.append((self._current_path, self._fd, self.written))
+            self._seq += 1
+            self._current_path = self.path.with_name(f"{self.path.stem}.{self._seq}.jsonl")
+            self._fd = self._open(self._current_path)
+            self._current_start = self.written
 
     def truncate_if(self, committed: int) -> None:
-        """Empty the file when every line written is committed (both counted on the loop thread)."""
-        if committed >= self.written > self._truncated_at:
+        """Drop what is committed (both counts kept on the loop thread)."""
+        while self._old and self._old[0][2] <= committed:
+            path, fd, _ = self._old.pop(0)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            os.close(fd)
+        if committed >= self.written > max(self._truncated_at, self._current_start):
             os.ftruncate(self._fd, 0)
             os.write(self._fd, self._header)
             self._truncated_at = self.written
 
     def close(self, *, remove: bool) -> None:
-        with contextlib.suppress(OSError):
-            if remove:
-                os.unlink(self.path)
-            os.close(self._fd)
+        for path, fd, _ in [*self._old, (self._current_path, self._fd, 0)]:
+            with contextlib.suppress(OSError):
+                if remove:
+                    os.unlink(path)
+                os.close(fd)
 
 
-def orphans(folder: Path, own: Path | None) -> Iterator[tuple[Path, str, list[Entry], int]]:
+def orphans(folder: Path, own: Sequence[Path] = ()) -> Iterator[tuple[Path, str, list[Entry], int]]:
     """Journals of dead holders, each yielded locked: (path, holder, entries, fd).
 
     The caller settles the entries, closes the holder, then ``finish(path, fd)``.
@@ -99,7 +133,7 @@ def orphans(folder: Path, own: Path | None) -> Iterator[tuple[Path, str, list[En
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*.jsonl")):
-        if own is not None and path == own:
+        if path in own:
             continue
         try:
             fd = os.open(path, os.O_RDWR)

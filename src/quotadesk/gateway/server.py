@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +93,7 @@ def options_from_settings(db: str, config: GatewayConfig) -> Options:
     )
 
 
-def recover(conn: Connection, folder: Path, own: Path | None) -> list[str]:
+def recover(conn: Connection, folder: Path, own: Sequence[Path] = ()) -> list[str]:
     """Replay dead holders' journals, release their leases, expire stale ones; says what it did."""
     now = datetime.now(UTC)
     said: list[str] = []
@@ -120,7 +121,7 @@ async def _worker_main(sock: socket.socket, opts: Options) -> None:
     engine = make_engine(opts.db)
     journal = journals.Journal(opts.journal_dir, holder)
     writer = SettlementWriter(engine, loop, on_commit=journal.truncate_if)
-    for line in await writer.call(lambda conn: recover(conn, opts.journal_dir, journal.path)):
+    for line in await writer.call(lambda conn: recover(conn, opts.journal_dir, journal.paths)):
         log.warning("recovery: %s", line)
     budgets = Budgets(
         writer, holder, slice_nanos=opts.lease_nanos, key_ttl=opts.key_cache_s,
@@ -149,7 +150,7 @@ async def _worker_main(sock: socket.socket, opts: Options) -> None:
                     writer.retry_failed()
                 if time.monotonic() - last_recover > RECOVER_S:
                     last_recover = time.monotonic()
-                    for line in await writer.call(lambda conn: recover(conn, opts.journal_dir, journal.path)):
+                    for line in await writer.call(lambda conn: recover(conn, opts.journal_dir, journal.paths)):
                         log.warning("recovery: %s", line)
             except Exception:
                 log.exception("upkeep failed")
