@@ -7,7 +7,8 @@ sent with chunked transfer-encoding (the mock of shared/bench uses Content-Lengt
 chunk. ``GET /hits`` counts the POSTs seen, so a test can prove a refusal never came here. A body
 containing ``SLOW_STREAM`` streams two content events and then stalls (a client can leave
 mid-stream); ``SLOW_ANSWER`` answers after a pause (a request in flight during SIGTERM);
-``FAIL_500`` answers 500.
+``FAIL_500`` answers 500; ``DROP_ONCE`` closes the connection without a byte the first time a
+request id is seen (the gateway may retry that). ``GET /seen`` lists the request ids seen.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ import sys
 
 PT, CT = 50, 20
 HITS = 0
+SEEN = []  # the x-request-id of every POST, in order
 
 
 def _head(status, ctype, length=None):
@@ -77,17 +79,23 @@ async def handle(reader, writer):
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, path, _ = lines[0].split(" ", 2)
-            length = 0
+            length, rid = 0, ""
             for ln in lines[1:]:
                 if ln.lower().startswith("content-length:"):
                     length = int(ln.split(":", 1)[1])
+                elif ln.lower().startswith("x-request-id:"):
+                    rid = ln.split(":", 1)[1].strip()
             body = await reader.readexactly(length) if length else b""
             if method == "GET":
-                data = json.dumps({"count": HITS}).encode()
+                data = json.dumps({"count": HITS} if path == "/hits" else SEEN).encode()
                 writer.write(_head("200 OK", "application/json", len(data)) + data)
                 await writer.drain()
                 continue
             HITS += 1
+            if b"DROP_ONCE" in body and rid not in SEEN:
+                SEEN.append(rid)
+                return  # close without a byte
+            SEEN.append(rid)
             req = json.loads(body or b"{}")
             if b"FAIL_500" in body:
                 data = b'{"error":{"message":"boom","type":"server_error"}}'

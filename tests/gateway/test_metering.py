@@ -14,7 +14,7 @@ from decimal import Decimal
 import anthropic
 import httpx
 import openai
-from conftest import Gateway
+from conftest import Gateway, Upstream
 from sqlalchemy import select
 
 from quotadesk.billing.pricing import DEFAULT_TABLE
@@ -146,3 +146,17 @@ def test_the_books_balance_after_all_of_it(gateway: Gateway) -> None:
     gateway.event(rid)
     report = gateway.books.verify()
     assert report.ok, report.findings
+
+
+def test_a_retry_before_any_byte_keeps_the_request_id_and_charges_once(gateway: Gateway, upstream: Upstream) -> None:
+    secret = gateway.key(gateway.org())
+    raw = _oa(gateway, secret).chat.completions.with_raw_response.create(
+        model="gpt-4o-mini", max_tokens=5, messages=[{"role": "user", "content": "DROP_ONCE"}]
+    )
+    rid = raw.headers["x-request-id"]
+    seen = httpx.get(upstream.url + "/seen").json()
+    assert seen.count(rid) == 2  # sent twice upstream, same id
+    row = gateway.event(rid)
+    assert row.cost == _cost("gpt-4o-mini")
+    with gateway.books.engine.connect() as conn:
+        assert len(conn.execute(select(usage_events).where(usage_events.c.request_id == rid)).all()) == 1

@@ -64,7 +64,7 @@ def dollars(nanos: int) -> str:
 class Admitted:
     """An admitted request in flight: its budget, hold, window entry and what it asked for."""
 
-    __slots__ = ("budget", "cost_hint", "entry", "hold", "key_id", "key_label", "model")
+    __slots__ = ("budget", "cost_hint", "entry", "hold", "key_id", "key_label", "model", "settled")
 
     def __init__(self, budget: OrgBudget, hold: int, entry: list[float], model: str,
                  key_id: str | None, key_label: str) -> None:
@@ -75,6 +75,7 @@ class Admitted:
         self.key_id = key_id
         self.key_label = key_label
         self.cost_hint = 0
+        self.settled = False
 
 
 class Gateway:
@@ -247,6 +248,9 @@ class Gateway:
             cost = self.prices.get(a.model).cost_nanos(usage.input, usage.output, usage.cached)
         except UnknownModelError:  # pragma: no cover - decide refused unpriced models
             cost = 0
+        if a.settled:  # pragma: no cover - a guard: each request settles once
+            return 0
+        a.settled = True
         b = a.budget
         b.inflight -= a.hold
         b.settled_total += cost
@@ -320,10 +324,14 @@ class Gateway:
         if est.rewrite:
             send_body = json.dumps({**body, **est.rewrite}, separators=(",", ":")).encode()
         up_headers = self._upstream_headers(req, up, rid, api)
-        if est.stream:
-            await self._stream(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started, body)
-        else:
-            await self._whole(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started)
+        try:
+            if est.stream:
+                await self._stream(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started, body)
+            else:
+                await self._whole(req, conn, kind, shape, up, up_headers, send_body, admitted, rid, rate, started)
+        finally:
+            if not admitted.settled:  # a bug or a cancellation: the hold must not leak
+                self.settle(admitted, rid, estimate.Usage(0, 0, 0), 500, conn.peer)
 
     def _upstream_headers(self, req: Request, up: Upstream, rid: str, api: str) -> list[tuple[str, str]]:
         h = [("content-type", "application/json"), ("x-request-id", rid)]
