@@ -118,8 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with (
                 FakeUpstream(latency_s=0.002) as up,
-                Gateway(url, {"openai": up.url}, log=logs / "gw1.log") as gw1,
-                Gateway(url, {"openai": up.url}, log=logs / "gw2.log") as gw2,
+                Gateway(url, {"openai": up.url}, log=logs / "gw1.log", journal_dir=logs) as gw1,
+                Gateway(url, {"openai": up.url}, log=logs / "gw2.log", journal_dir=logs) as gw2,
             ):
                 urls = [gw1.url, gw2.url]
                 t0 = time.perf_counter()

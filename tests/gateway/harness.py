@@ -262,6 +262,7 @@ class Gateway:
         extra: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         log: Path | None = None,
+        journal_dir: Path | None = None,
     ) -> None:
         self.db = db
         self.upstreams = dict(upstreams)
@@ -270,6 +271,9 @@ class Gateway:
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra = tuple(extra)
         self.env = dict(os.environ if env is None else env)
+        if journal_dir is not None:
+            # Processes that share a folder replay each other's journals after a crash.
+            self.env["QUOTADESK_GATEWAY_JOURNAL_DIR"] = str(journal_dir)
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
         self.ready_s: float | None = None

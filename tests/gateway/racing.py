@@ -270,7 +270,7 @@ def _kill_and_restart(
     stale = [
         lease
         for lease in open_leases(books.engine, org)
-        if any(str(pid) in str(lease.get("holder", "")) for pid in dead)
+        if any(f":{pid}:" in str(lease.get("holder", "")) for pid in dead)
     ]
     if stale:
         broken.append(f"{len(stale)} leases of the killed process still open after its restart was ready")

@@ -41,8 +41,8 @@ def test_racing_clients_on_two_gateways_never_overspend(db_url: str, tmp_path: P
     try:
         with (
             FakeUpstream(latency_s=0.002) as up,
-            Gateway(db_url, {"openai": up.url}, log=tmp_path / "gw1.log") as gw1,
-            Gateway(db_url, {"openai": up.url}, log=tmp_path / "gw2.log") as gw2,
+            Gateway(db_url, {"openai": up.url}, log=tmp_path / "gw1.log", journal_dir=tmp_path) as gw1,
+            Gateway(db_url, {"openai": up.url}, log=tmp_path / "gw2.log", journal_dir=tmp_path) as gw2,
         ):
             results = [
                 run_trial(books, [gw1.url, gw2.url], Trial.draw(seed), clients=CLIENTS) for seed in SEEDS

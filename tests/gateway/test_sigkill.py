@@ -43,8 +43,8 @@ def test_sigkill_under_load_loses_no_settle(db_url: str, tmp_path: Path) -> None
     try:
         with (
             FakeUpstream(latency_s=0.003) as up,
-            Gateway(db_url, {"openai": up.url}, log=tmp_path / "victim.log") as victim,
-            Gateway(db_url, {"openai": up.url}, log=tmp_path / "survivor.log") as survivor,
+            Gateway(db_url, {"openai": up.url}, log=tmp_path / "victim.log", journal_dir=tmp_path) as victim,
+            Gateway(db_url, {"openai": up.url}, log=tmp_path / "survivor.log", journal_dir=tmp_path) as survivor,
         ):
             results = [
                 run_trial(books, [victim.url, survivor.url], Trial.draw(seed), clients=CLIENTS, victim=victim)
