@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import httpx
-
 from gateway.harness import (
     COMPLETION_TOKENS,
     MODEL,
     PROMPT_TOKENS,
+    Answer,
+    Conn,
     Gateway,
     OrgFacts,
     check_exactly_once,
@@ -30,6 +30,7 @@ from gateway.harness import (
     org_facts,
     request_id,
     seed_org,
+    wait_quiet,
     wait_settled,
 )
 from quotadesk.billing.pricing import DEFAULT_TABLE
@@ -63,10 +64,10 @@ class Outcome:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-def is_billing_refusal(r: httpx.Response) -> bool:
-    if r.status_code == 402:
+def is_billing_refusal(r: Answer) -> bool:
+    if r.status == 402:
         return True
-    return r.status_code == 429 and r.headers.get("x-should-retry", "").lower() == "false"
+    return r.status == 429 and r.headers.get("x-should-retry", "").lower() == "false"
 
 
 def body(max_tokens: int, stream: bool) -> dict[str, object]:
@@ -80,22 +81,19 @@ def body(max_tokens: int, stream: bool) -> dict[str, object]:
     return out
 
 
-async def one_request(
-    client: httpx.AsyncClient, url: str, secret: str, max_tokens: int, stream: bool, out: Outcome
-) -> httpx.Response | None:
+async def one_request(conn: Conn, secret: str, max_tokens: int, stream: bool, out: Outcome) -> Answer | None:
     """Send one chat completion; a 200 counts as admitted only with its full body."""
-    headers = {"Authorization": f"Bearer {secret}"}
-    payload = body(max_tokens, stream)
     try:
-        async with client.stream("POST", f"{url}/v1/chat/completions", json=payload, headers=headers) as r:
-            raw = await r.aread()
-    except httpx.HTTPError as exc:
+        r = await conn.post(
+            "/v1/chat/completions", body(max_tokens, stream), {"Authorization": f"Bearer {secret}"}
+        )
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
         out.errors.append(f"{type(exc).__name__}: {exc}")
         return None
-    out.count(r.status_code)
-    if r.status_code != 200:
+    out.count(r.status)
+    if r.status != 200:
         return r
-    complete = b"data: [DONE]" in raw if stream else _json_ok(raw)
+    complete = b"data: [DONE]" in r.body if stream else _json_ok(r.body)
     if not complete:
         out.incomplete += 1
         return r
@@ -136,18 +134,20 @@ async def race(
     gateway being killed and restarted) each client retries past, 20 ms apart, before it stops."""
     out = out if out is not None else Outcome()
     budget = [max_requests]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    timeout = httpx.Timeout(30.0)
 
-    async def client_loop(i: int, client: httpx.AsyncClient) -> None:
+    async def client_loop(i: int) -> None:
         rng = random.Random(seed * 1_000_003 + i)
-        url = urls[i % len(urls)]
+        conn = Conn(urls[i % len(urls)])
+        try:
+            await _loop(rng, conn)
+        finally:
+            await conn.close()
+
+    async def _loop(rng: random.Random, conn: Conn) -> None:
         refused = errors = 0
         while budget[0] > 0 and refused < give_up_after:
             budget[0] -= 1
-            r = await one_request(
-                client, url, secret, rng.randint(*max_tokens), rng.random() < stream_share, out
-            )
+            r = await one_request(conn, secret, rng.randint(*max_tokens), rng.random() < stream_share, out)
             if r is None:
                 errors += 1
                 if errors > tolerate_errors:
@@ -159,14 +159,13 @@ async def race(
                 await asyncio.sleep(rng.random() * 0.002)
                 continue
             refused = 0
-            if r.status_code != 200:
-                out.errors.append(f"status {r.status_code}: {r.text[:200]}")
+            if r.status != 200:
+                out.errors.append(f"status {r.status}: {r.text[:200]}")
                 errors += 1
                 if errors > tolerate_errors:
                     return
 
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-        await asyncio.gather(*(client_loop(i, client) for i in range(clients)))
+    await asyncio.gather(*(client_loop(i) for i in range(clients)))
     return out
 
 
@@ -205,7 +204,7 @@ def run_trial(
     trial: Trial,
     *,
     clients: int,
-    settle_timeout: float = 30.0,
+    settle_timeout: float = 20.0,
     victim: Gateway | None = None,
 ) -> TrialResult:
     """One seeded trial; with ``victim``, that gateway is SIGKILLed at a seeded moment of the race
@@ -245,8 +244,11 @@ def run_trial(
         outcome.reached.set()  # the race ended first (the trial then kills after it)
         killer.join()
     wait_settled(books.engine, org, settle_timeout)
+    quiet = wait_quiet(books.engine, org, outcome.admitted, settle_timeout)
     facts = org_facts(books.engine, org)
     broken += check_exactly_once(facts, outcome.admitted, trial.hard, unanswered_ok=victim is not None)
+    if not quiet:
+        broken.append(f"the books were still missing admitted settles or moving {settle_timeout:g} s after the race")
     if outcome.no_id:
         broken.append(f"{outcome.no_id} answers 200 without a request id header")
     if outcome.errors and victim is None:
