@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class Outcome:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     incomplete: int = 0  # 200 with a cut body (the gateway died mid-answer)
+    told: dict[str, Decimal] = field(default_factory=dict)  # request id -> cost the answer stated
     kill_at: int | None = None  # set ``reached`` once this many requests were admitted
     reached: threading.Event = field(default_factory=threading.Event)
 
@@ -102,9 +104,25 @@ async def one_request(conn: Conn, secret: str, max_tokens: int, stream: bool, ou
         out.no_id += 1
     else:
         out.admitted.append(rid)
+        cost = _stated_cost(r, stream)
+        if cost is not None:
+            out.told[rid] = cost
         if out.kill_at is not None and len(out.admitted) >= out.kill_at:
             out.reached.set()
     return r
+
+
+_STREAM_COST = re.compile(rb"^: quotadesk .*?\bcost=([0-9.]+)", re.M)
+
+
+def _stated_cost(r: Answer, stream: bool) -> Decimal | None:
+    """The cost the answer states: the ``x-quotadesk-cost`` header, or for a stream (whose headers
+    left before the cost was known) its closing ``: quotadesk ... cost=...`` comment."""
+    if stream:
+        m = _STREAM_COST.search(r.body)
+        return Decimal(m.group(1).decode()) if m else None
+    value = r.headers.get("x-quotadesk-cost")
+    return Decimal(value) if value else None
 
 
 def _json_ok(raw: bytes) -> bool:
@@ -247,6 +265,12 @@ def run_trial(
     quiet = wait_quiet(books.engine, org, outcome.admitted, settle_timeout)
     facts = org_facts(books.engine, org)
     broken += check_exactly_once(facts, outcome.admitted, trial.hard, unanswered_ok=victim is not None)
+    if victim is None:
+        told = sum(outcome.told.values(), Decimal(0)) * NANOS
+        if len(outcome.told) != len(outcome.admitted):
+            broken.append(f"{len(outcome.admitted) - len(outcome.told)} admitted answers stated no cost")
+        elif told != facts.event_cost:
+            broken.append(f"the answers stated ${told / NANOS} in all but ${dollars(facts.event_cost)} was settled")
     if not quiet:
         broken.append(f"the books were still missing admitted settles or moving {settle_timeout:g} s after the race")
     if outcome.no_id:
