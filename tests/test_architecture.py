@@ -137,3 +137,37 @@ def test_the_checker_allows_the_pure_core(source: str) -> None:
 def test_relative_imports_in_the_package_init_resolve_from_the_package() -> None:
     assert not violations("from .model import Flag", "quotadesk.billing", is_package=True)
     assert violations("from ..store import x", "quotadesk.billing", is_package=True)
+
+
+SRC = BILLING.parent
+
+
+def _package_files(pkg: str) -> list[Path]:
+    return sorted((SRC / pkg).rglob("*.py"))
+
+
+def _imports(path: Path) -> list[str]:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    is_pkg = parts[-1] == "__init__"
+    if is_pkg:
+        parts.pop()
+    return [name for _, name in imported_names(path.read_text(encoding="utf-8"), ".".join(parts), is_pkg)]
+
+
+@pytest.mark.parametrize("path", _package_files("gateway"), ids=lambda p: p.name)
+def test_the_gateway_is_a_top_layer_beside_web(path: Path) -> None:
+    """The gateway may use the books and the rulebook, never the desk service or the CLI."""
+    bad = [n for n in _imports(path) if n.startswith(("quotadesk.web", "quotadesk.cli", "quotadesk.desk"))]
+    assert not bad, f"{path.name} imports a layer beside or above it: {bad}"
+
+
+def test_only_the_cli_imports_the_gateway() -> None:
+    offenders = []
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).parts[0]
+        if rel in ("gateway", "cli"):
+            continue
+        if any(n.startswith("quotadesk.gateway") for n in _imports(path)):
+            offenders.append(str(path.relative_to(SRC)))
+    assert not offenders, f"lower layers import the gateway: {offenders}"

@@ -142,6 +142,25 @@ SETTINGS: dict[str, Setting] = {
             "suspension_fraud,suspension_payment",
             "Notice kinds sent as alerts (comma-separated).",
         ),
+        Setting("gateway_dialect", "generic", "Error dialect of the gateway's refusals (generic, openai, anthropic, ...)."),
+        Setting(
+            "gateway_redis_url",
+            "",
+            "Redis URL (redis://127.0.0.1:6379/0) sharing the gateway's rate windows across processes; empty: per process.",
+        ),
+        Setting(
+            "gateway_journal_dir",
+            "",
+            "Folder of the gateway's settle journals; empty: beside a SQLite books file, else ./quotadesk-gateway-journal.",
+        ),
+        Setting("gateway_access_log", "", "Access log of the gateway: a file path, '-' for stderr, empty for none."),
+        Setting("gateway_lease_dollars", "1.00", "Largest slice of an organization's headroom one gateway process leases at a time."),
+        Setting("gateway_lease_ttl_seconds", "15", "A lease its holder stops renewing stops counting after this long."),
+        Setting("gateway_snapshot_seconds", "1", "How often a gateway process renews leases in use and re-reads those organizations."),
+        Setting("gateway_key_cache_seconds", "2", "How long the gateway remembers which organization a key hash belongs to."),
+        Setting("gateway_upstream_timeout_seconds", "600", "Longest an upstream answer may take, streaming included."),
+        Setting("gateway_upstream_retries", "1", "Retries of an upstream request that got no byte of an answer (same request id)."),
+        Setting("gateway_shutdown_grace_seconds", "30", "On SIGTERM, how long requests in flight may take to finish."),
     )
 }
 

@@ -195,9 +195,11 @@ def _register_sim() -> None:
 
 def _register_desk() -> None:
     from quotadesk.cli.backoffice import register
+    from quotadesk.cli.gateway import gateway_command
     from quotadesk.cli.serve import serve_command
 
     app.command("serve")(serve_command)
+    app.command("gateway")(gateway_command)
     register(app)
 
 

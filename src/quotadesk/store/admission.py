@@ -96,7 +96,8 @@ def _recent(conn: Connection, org_id: str, now: datetime) -> tuple[int, int]:
     return int(reqs) + int(flying or 0), int(toks)
 
 
-def _deny_notice(conn: Connection, org_id: str, deny: Deny, now: datetime) -> None:
+def deny_notice(conn: Connection, org_id: str, deny: Deny, now: datetime) -> None:
+    """The notice a refusal is due (hard limit reached, credits exhausted), once per period."""
     if deny.rule == Rule.HARD_LIMIT:
         add_notice(
             conn, org_id, NoticeKind.HARD_LIMIT_REACHED, now, dedupe_key=f"hard_limit:{org_id}:{now:%Y-%m}"
@@ -151,7 +152,7 @@ def admit(
         decision = decide(org, request, now, prices, tiers)
         if isinstance(decision, Deny):
             if org_id:
-                _deny_notice(conn, org.id, decision, now)
+                deny_notice(conn, org.id, decision, now)
             return decision
         assert key is not None
         hold = Hold(new_id("hold"), org.id, key.id, model, decision.hold, now + ttl)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, func, insert, select, update
 
 from quotadesk.billing.grants import spendable_balance
 from quotadesk.billing.model import (
@@ -38,7 +38,7 @@ from quotadesk.store.access import SYSTEM, Actor, audit, check
 from quotadesk.store.db import transaction
 from quotadesk.store.errors import PaymentError
 from quotadesk.store.processor import ChargeResult, Processor
-from quotadesk.store.schema import credit_grants, holds, invoices, payment_methods, payments
+from quotadesk.store.schema import credit_grants, gateway_leases, holds, invoices, payment_methods, payments
 from quotadesk.store.snapshot import load_organization, org_row, payment_record
 from quotadesk.store.values import add_notice, amount_nanos, aware, new_id
 
@@ -292,13 +292,32 @@ def top_up(
 
 
 def open_holds(conn: Connection, org_id: str, now: datetime) -> int:
-    """Nano-dollars reserved by requests still in flight (open, unexpired holds)."""
+    """Nano-dollars reserved by requests still in flight (open, unexpired holds) and by the
+    gateways' open, unexpired budget leases (what of each is not settled yet)."""
     value = conn.execute(
         select(func.coalesce(func.sum(holds.c.amount), 0)).where(
             holds.c.org_id == org_id, holds.c.status == "open", holds.c.expires_at > now
         )
     ).scalar()
-    return int(value or 0)
+    leased = conn.execute(
+        select(
+            func.coalesce(
+                func.sum(
+                    case(
+                        (gateway_leases.c.amount > gateway_leases.c.settled,
+                         gateway_leases.c.amount - gateway_leases.c.settled),
+                        else_=0,
+                    )
+                ),
+                0,
+            )
+        ).where(
+            gateway_leases.c.org_id == org_id,
+            gateway_leases.c.status == "open",
+            gateway_leases.c.expires_at > now,
+        )
+    ).scalar()
+    return int(value or 0) + int(leased or 0)
 
 
 def auto_recharge(engine: Engine, processor: Processor, now: datetime, org_id: str) -> Payment | None:

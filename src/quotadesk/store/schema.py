@@ -324,6 +324,29 @@ holds = Table(
 )
 Index("ix_holds_org_status", holds.c.org_id, holds.c.status)
 
+gateway_leases = Table(
+    # A slice of an organization's headroom (balance and hard limit) one gateway process admits
+    # from in memory. ``amount - settled`` is still reserved while the lease is open and unexpired,
+    # and counts with the open holds (``payments.open_holds``); see ``store/leases.py``.
+    "gateway_leases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", String(64), ForeignKey("organizations.id"), nullable=False),
+    Column("holder", String(200), nullable=False),
+    _money("amount"),
+    _money("settled"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("closed_at", UtcDateTime),
+    Column("closed_reason", Text),
+    CheckConstraint("amount >= 0 AND settled >= 0", name="amounts"),
+    CheckConstraint("status IN ('open', 'returned', 'released', 'expired')", name="status"),
+)
+Index("ix_gateway_leases_org_status", gateway_leases.c.org_id, gateway_leases.c.status)
+Index("ix_gateway_leases_holder", gateway_leases.c.holder)
+
 # --------------------------------------------------------------------------------- the desk
 
 staff = Table(
