@@ -223,6 +223,20 @@ def test_hard_limit_refuses_until_the_first_with_figures() -> None:
     assert isinstance(decide(raised, replace(REQ, month_to_date=usd("200.40")), NOW), Allow)
 
 
+def test_requests_in_flight_count_against_the_hard_limit() -> None:
+    """Ten requests that each fit under the limit alone must not pass it together."""
+    books = org(spend_limits=SpendLimits(hard=usd("200")))
+    left = usd("200") - usd("199.99")
+    fits = decide(books, replace(REQ, month_to_date=usd("199.99") - COST), NOW)
+    assert isinstance(fits, Allow)  # exactly up to the limit
+    over = decide(books, replace(REQ, month_to_date=usd("199.99"), held=left - COST + 1), NOW)
+    assert isinstance(over, Deny) and over.rule == Rule.HARD_LIMIT and over.status == 402
+    assert over.limit["held"] == figure(left - COST + 1) and "reserved by requests in flight" in over.message
+    assert over.resets_at == datetime(2026, 12, 1, tzinfo=UTC)
+    # the same request with nothing in flight fits
+    assert isinstance(decide(books, replace(REQ, month_to_date=usd("199.99")), NOW), Allow) == (left >= COST)
+
+
 def test_soft_limit_notice_once_a_month_and_the_api_keeps_working() -> None:
     request = replace(REQ, month_to_date=usd("160"))
     first = decide(org(spend_limits=LIMITS), request, NOW)

@@ -7,6 +7,7 @@ the state it needs before its first request, so the gateway's short caches never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -152,7 +153,27 @@ def start_gateway(db: str, upstream: Upstream, folder: Path, *extra: str, worker
 def stop(proc: subprocess.Popen[bytes]) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    return proc.wait(timeout=30)
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        children = workers_of(proc)  # before the parent dies and they are re-parented
+        proc.kill()  # never leave a gateway behind, even one that hangs
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
+def workers_of(proc: subprocess.Popen[bytes]) -> list[int]:
+    """Forked workers of a gateway (children of its process), read from /proc."""
+    out = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            text = status.read_text()
+            if f"\nPPid:\t{proc.pid}\n" in text:
+                out.append(int(status.parent.name))
+    return out
 
 
 @pytest.fixture(scope="module")

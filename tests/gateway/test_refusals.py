@@ -170,3 +170,29 @@ def test_messages_name_the_limit_and_when_it_resets(gateway: Gateway) -> None:
     r = httpx.post(gateway.url + "/v1/chat/completions", headers={"authorization": f"Bearer {secret}"},
                    json={"model": "gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     assert r.status_code == 429 and "limit 1" in r.json()["error"]["message"] and r.headers["retry-after"] == "60"
+
+
+def test_a_billing_refusal_served_as_429_says_do_not_retry(
+    gateway: Gateway, upstream: Upstream, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the openai dialect credits run out as 429 insufficient_quota, which SDKs would retry."""
+    from conftest import start_gateway, stop
+
+    monkeypatch.setenv("QUOTADESK_GATEWAY_DIALECT", "openai")
+    db = gateway.books.engine.url.render_as_string(hide_password=False)
+    url, proc = start_gateway(db, upstream, tmp_path)
+    try:
+        secret = gateway.key(gateway.org(credit=None))
+        client = openai.OpenAI(base_url=url + "/v1", api_key=secret, max_retries=0)
+        with client, pytest.raises(openai.RateLimitError) as info:
+            client.chat.completions.create(model="gpt-4o-mini", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        err = info.value
+        assert err.status_code == 429 and err.response.json()["error"]["code"] == "insufficient_quota"
+        assert err.response.headers["x-should-retry"] == "false"
+        anth = anthropic.Anthropic(base_url=url, api_key=secret, max_retries=0)
+        with anth, pytest.raises(anthropic.RateLimitError) as ainfo:
+            anth.messages.create(model="gpt-4o-mini", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+        assert ainfo.value.response.json()["type"] == "error"
+        assert ainfo.value.response.headers["x-should-retry"] == "false"
+    finally:
+        assert stop(proc) == 0

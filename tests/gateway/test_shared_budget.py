@@ -103,3 +103,29 @@ def test_a_rate_limit_holds_across_processes_through_redis(
     finally:
         stop(a)
         stop(b)
+
+
+def test_spend_never_passes_a_hard_limit(gateway: Gateway) -> None:
+    org = gateway.org(billing_mode="invoiced", credit=None)
+    from datetime import UTC, datetime
+
+    from conftest import ADMIN
+
+    gateway.books.set_limits(ADMIN, datetime.now(UTC), org, hard="0.0005")  # ~25 requests
+    secret = gateway.key(org)
+    ok, refused = [], 0
+    with httpx.Client(headers={"authorization": f"Bearer {secret}"}, timeout=30) as c:
+        for _ in range(60):
+            r = c.post(gateway.url + "/v1/chat/completions", json=BODY)
+            if r.status_code == 200:
+                ok.append(r.headers["x-request-id"])
+            else:
+                assert r.status_code == 402 and r.json()["error"]["code"] == "billing_hard_limit_reached"
+                refused += 1
+    assert ok and refused
+    for rid in ok:
+        gateway.event(rid)
+    with gateway.books.engine.connect() as conn:
+        total = conn.execute(select(func.sum(usage_events.c.cost)).where(usage_events.c.org_id == org)).scalar()
+    assert total <= 500_000
+    assert 500_000 - total < 25_000  # refused only when the next worst case no longer fitted

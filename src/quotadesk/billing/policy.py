@@ -206,6 +206,30 @@ def _balance_deny(org: Organization, balance: int, held: int, cost: int, now: da
     )
 
 
+def _hard_headroom_deny(hard: int, request: AdmissionRequest, cost: int, resets: datetime) -> Deny:
+    left = max(hard - request.month_to_date - request.held, 0)
+    limit = {
+        "hard_limit": figure(hard),
+        "month_to_date": figure(request.month_to_date),
+        "estimated_cost": figure(cost),
+    }
+    if request.held:
+        limit["held"] = figure(request.held)
+    return Deny(
+        rule=Rule.HARD_LIMIT,
+        status=402,
+        error_type="billing_error",
+        code="billing_hard_limit_reached",
+        message=f"This request (up to ${figure(cost)}) would pass the monthly hard limit of ${figure(hard)}: "
+        f"${figure(left)} is left this month (month to date ${figure(request.month_to_date)}"
+        + (f", ${figure(request.held)} reserved by requests in flight" if request.held else "")
+        + f"). Access resumes when the limit is raised or on {resets:%Y-%m-%d} 00:00 UTC.",
+        limit=limit,
+        resets_at=resets,
+        lifted_by=f"raise the hard limit or wait until {resets:%Y-%m-%d} 00:00 UTC",
+    )
+
+
 def _rate_limit(org: Organization, model: str, tiers: TierTable) -> RateLimit | None:
     if org.rate_limits:
         name = resolve_name(model, org.rate_limits)
@@ -342,6 +366,10 @@ def decide(
         request.estimated_cached_tokens,
         at=now,
     )
+    if limits.hard is not None and request.month_to_date + request.held + cost > limits.hard:
+        # As with the balance: what requests in flight reserve counts, or concurrent requests that
+        # each fit under the limit alone would carry the month's spend past it together.
+        return _hard_headroom_deny(limits.hard, request, cost, limits.resets_at)
     if org.billing_mode == BillingMode.PREPAID:
         balance = spendable_balance(org.credit_grants, now)
         available = balance - request.held

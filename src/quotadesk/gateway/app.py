@@ -18,6 +18,7 @@ Every answer carries ``x-request-id``, ``x-quotadesk-cost``, ``x-quotadesk-hold`
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -104,6 +105,10 @@ class Gateway:
         self.prices = prices
         self.tiers = tiers
         self.metrics = Metrics()
+        # Request ids: a random prefix per process (made here, after any fork) and a counter. Unique
+        # across processes and restarts without a system call per request.
+        self._rid_prefix = "req_" + os.urandom(8).hex()
+        self._rid_next = itertools.count(1).__next__
         self.ready = False
         self.inflight = 0
         self.metrics.gauges["holds_open"] = lambda: float(self.inflight)
@@ -279,7 +284,7 @@ class Gateway:
 
     async def proxy(self, req: Request, conn: Connection, kind: str, shape: str) -> None:
         started = time.perf_counter()
-        rid = "req_" + os.urandom(12).hex()
+        rid = f"{self._rid_prefix}{self._rid_next():08x}"
         try:
             body = json.loads(req.body)
         except (ValueError, UnicodeDecodeError):
@@ -440,7 +445,7 @@ class Gateway:
     async def models(self, req: Request, conn: Connection) -> None:
         secret = self._secret(req, OPENAI) or req.headers.get("x-api-key") or None
         now = datetime.now(UTC)
-        rid = "req_" + os.urandom(12).hex()
+        rid = f"{self._rid_prefix}{self._rid_next():08x}"
         est = estimate.Estimate(model="gpt-4o-mini", stream=False, prompt_bound=0, output_bound=0)
         secret_hash = hash_secret(secret) if secret else None
         org_id = await self.budgets.org_of(secret_hash) if secret_hash else None

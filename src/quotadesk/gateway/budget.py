@@ -10,11 +10,9 @@ and ``inflight`` (worst-case holds of requests still running here).
 
 * ``held = others + settled + inflight``: the snapshot's balance minus ``held`` is what is
   left for this request, so the balance rule refuses a request whose worst case does not fit;
-* ``month_to_date = mtd + others + settled + inflight + this request's worst case``: the hard
-  limit rule ("reached" = at or above) then refuses a request that *could* carry spend past
-  the limit. This is stricter than the rulebook's own reading (which admits the request that
-  crosses the line and refuses the next), because the gateway promises that spend never passes
-  a hard limit, whatever the concurrency.
+* ``month_to_date = mtd`` (settled spend at the snapshot): the rulebook's hard-limit rule counts
+  ``held`` and this request's worst case against the limit itself, as it does for the balance,
+  so a request that *could* carry spend past the limit is refused whatever the concurrency.
 
 An Allow is then paid from the lease: ``reserve - settled - inflight`` must cover the worst
 case; if it does not, the lease is renewed first (one transaction, the only database wait on
@@ -233,7 +231,7 @@ class Budgets:
         if b is None:
             return decide(Organization(id=""), request, now, self.prices, self.tiers)
         reserved = b.others + b.settled + b.inflight
-        request = replace(request, held=reserved, month_to_date=b.mtd + reserved + cost)
+        request = replace(request, held=reserved, month_to_date=b.mtd)
         return decide(b.org, request, now, self.prices, self.tiers)
 
     def over_lease(self, b: OrgBudget, request: AdmissionRequest, cost: int, now: datetime) -> Decision:

@@ -70,6 +70,7 @@ class Connection(asyncio.Protocol):
         self._paused: asyncio.Future[None] | None = None
         self.closed = False
         self.on_close: Callable[[], None] | None = None
+        self.on_resume: Callable[[], None] | None = None
         self.peer = ""
         self._keep_alive = True
         self.shutting = False
@@ -106,6 +107,14 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._paused is not None and not self._paused.done():
             self._paused.set_result(None)
+        if self.on_resume is not None:
+            callback, self.on_resume = self.on_resume, None
+            callback()
+
+    @property
+    def paused(self) -> bool:
+        """The client's socket buffer is full (it reads slower than we write)."""
+        return self._paused is not None and not self._paused.done()
 
     # ------------------------------------------------------------------ parser callbacks
 

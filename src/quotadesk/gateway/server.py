@@ -115,7 +115,7 @@ def recover(conn: Connection, folder: Path, own: Sequence[Path] = ()) -> list[st
     return said
 
 
-async def _worker_main(sock: socket.socket, opts: Options) -> None:
+async def _worker_main(sock: socket.socket, opts: Options, parent: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     holder = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
     engine = make_engine(opts.db)
@@ -142,6 +142,10 @@ async def _worker_main(sock: socket.socket, opts: Options) -> None:
         last_recover = time.monotonic()
         while not stop.is_set():
             await asyncio.sleep(0.2)
+            if parent is not None and os.getppid() != parent:
+                log.warning("the parent process is gone: stopping")
+                stop.set()
+                break
             try:
                 await budgets.upkeep()
                 if access is not None:
@@ -180,7 +184,7 @@ async def _worker_main(sock: socket.socket, opts: Options) -> None:
     engine.dispose()
 
 
-def _serve(sock: socket.socket, opts: Options) -> None:
+def _serve(sock: socket.socket, opts: Options, parent: int | None = None) -> None:
     # The writer thread shares the GIL with the loop; a short switch interval hands it back to
     # the loop within half a millisecond instead of five (the tail latency of a commit).
     sys.setswitchinterval(0.0005)
@@ -188,9 +192,9 @@ def _serve(sock: socket.socket, opts: Options) -> None:
     try:
         import uvloop
 
-        uvloop.run(_worker_main(sock, opts))
+        uvloop.run(_worker_main(sock, opts, parent))
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        asyncio.run(_worker_main(sock, opts))
+        asyncio.run(_worker_main(sock, opts, parent))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -214,6 +218,8 @@ def run(opts: Options, host: str, port: int, workers: int) -> None:
     children: dict[int, int] = {}
     stopping = False
 
+    me = os.getpid()
+
     def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:
@@ -221,7 +227,7 @@ def run(opts: Options, host: str, port: int, workers: int) -> None:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                _serve(sock, opts)
+                _serve(sock, opts, parent=me)  # a worker stops when its parent is gone
             except BaseException:
                 log.exception("worker failed")
                 code = 1

@@ -65,7 +65,7 @@ class SettlementWriter:
         loop: asyncio.AbstractEventLoop,
         prices: PriceTable = DEFAULT_TABLE,
         on_commit: Callable[[int], None] | None = None,
-        gather_s: float = 0.002,
+        gather_s: float = 0.005,
     ) -> None:
         self.engine = engine
         self.loop = loop

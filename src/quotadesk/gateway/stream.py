@@ -81,6 +81,12 @@ class Relay:
         self._buf = buf[start:]
         if out:
             self.conn.chunk(b"".join(out))
+        up = self.upstream
+        if self.conn.paused and up is not None and up.transport is not None:
+            # A slow reader: stop reading the upstream until the client's buffer drains, so a
+            # stream is held in the kernel's buffers, not in the gateway's memory.
+            up.transport.pause_reading()
+            self.conn.on_resume = up.transport.resume_reading
 
     def _send_head(self) -> None:
         self.head_sent = True

@@ -9,7 +9,6 @@ token is shown once and only its SHA-256 is kept; adding and disabling a custome
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, select, update
 
 from quotadesk.errors import InputError, NotFoundError
+from quotadesk.store import sessions
 from quotadesk.store.access import Actor, Role, audit, check
 from quotadesk.store.db import transaction
 from quotadesk.store.schema import customer_sessions, customer_users
@@ -25,12 +25,12 @@ from quotadesk.store.snapshot import org_row
 from quotadesk.store.values import aware, new_id
 
 TOKEN_PREFIX = "qdc_"
-SESSION_TTL = timedelta(hours=12)
+SESSION_TTL = sessions.SESSION_TTL
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+_hash = sessions.secret_hash
+_SESSIONS = sessions.SessionTables(customer_sessions, customer_users, "customer_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,40 +149,17 @@ def start_customer_session(
     engine: Engine, customer: Customer, now: datetime, ttl: timedelta = SESSION_TTL
 ) -> str:
     """A console session for ``customer``; returns the cookie value (only its hash is kept)."""
-    now = aware(now)
-    value = secrets.token_urlsafe(32)
     with transaction(engine) as conn:
-        conn.execute(
-            insert(customer_sessions).values(
-                id_hash=_hash(value), customer_id=customer.id, created_at=now, expires_at=now + ttl
-            )
-        )
+        value = sessions.open_session(conn, _SESSIONS, customer.id, now, ttl)
         audit(conn, customer.actor, "sign_in", now, org_id=customer.org_id, target=f"customer:{customer.id}")
     return value
 
 
 def customer_session(engine: Engine, value: str, now: datetime) -> Customer | None:
     """The customer signed in with cookie ``value``, if the session is open and unexpired."""
-    if not isinstance(value, str) or not value or len(value) > 200:
-        return None
-    with transaction(engine) as conn:
-        row = conn.execute(
-            select(customer_users)
-            .join(customer_sessions, customer_sessions.c.customer_id == customer_users.c.id)
-            .where(
-                customer_sessions.c.id_hash == _hash(value),
-                customer_sessions.c.ended_at.is_(None),
-                customer_sessions.c.expires_at > aware(now),
-                customer_users.c.disabled_at.is_(None),
-            )
-        ).first()
+    row = sessions.session_user(engine, _SESSIONS, value, now)
     return None if row is None else _customer(row)
 
 
 def end_customer_session(engine: Engine, value: str, now: datetime) -> None:
-    with transaction(engine) as conn:
-        conn.execute(
-            update(customer_sessions)
-            .where(customer_sessions.c.id_hash == _hash(value), customer_sessions.c.ended_at.is_(None))
-            .values(ended_at=aware(now))
-        )
+    sessions.end_session(engine, _SESSIONS, value, now)

@@ -8,7 +8,6 @@ member ends it. Every change here is audited like a change to the books.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -17,19 +16,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, select, update
 
 from quotadesk.errors import InputError, NotFoundError
+from quotadesk.store import sessions
 from quotadesk.store.access import STAFF_ROLES, Actor, Role, audit, check
 from quotadesk.store.db import transaction
 from quotadesk.store.errors import ConflictError
-from quotadesk.store.schema import sessions, staff
+from quotadesk.store.schema import sessions as session_table
+from quotadesk.store.schema import staff
 from quotadesk.store.values import aware, new_id
 
 TOKEN_PREFIX = "qds_"
-SESSION_TTL = timedelta(hours=12)
+SESSION_TTL = sessions.SESSION_TTL
 _NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+_hash = sessions.secret_hash
+_SESSIONS = sessions.SessionTables(session_table, staff, "staff_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,8 @@ def disable_staff(engine: Engine, actor: Actor, now: datetime, staff_id: str) ->
             update(staff).where(staff.c.id == staff_id, staff.c.disabled_at.is_(None)).values(disabled_at=now)
         )
         conn.execute(
-            update(sessions)
-            .where(sessions.c.staff_id == staff_id, sessions.c.ended_at.is_(None))
+            update(session_table)
+            .where(session_table.c.staff_id == staff_id, session_table.c.ended_at.is_(None))
             .values(ended_at=now)
         )
         audit(
@@ -154,40 +155,17 @@ def authenticate(engine: Engine, token: str) -> StaffMember | None:
 
 def start_session(engine: Engine, member: StaffMember, now: datetime, ttl: timedelta = SESSION_TTL) -> str:
     """A new console session for ``member``; returns the cookie value (only its hash is kept)."""
-    now = aware(now)
-    value = secrets.token_urlsafe(32)
     with transaction(engine) as conn:
-        conn.execute(
-            insert(sessions).values(
-                id_hash=_hash(value), staff_id=member.id, created_at=now, expires_at=now + ttl
-            )
-        )
+        value = sessions.open_session(conn, _SESSIONS, member.id, now, ttl)
         audit(conn, member.actor, "sign_in", now, target=f"staff:{member.id}")
     return value
 
 
 def session_member(engine: Engine, value: str, now: datetime) -> StaffMember | None:
     """The member signed in with cookie ``value``, if the session is open and unexpired."""
-    if not isinstance(value, str) or not value or len(value) > 200:
-        return None
-    with transaction(engine) as conn:
-        row = conn.execute(
-            select(staff)
-            .join(sessions, sessions.c.staff_id == staff.c.id)
-            .where(
-                sessions.c.id_hash == _hash(value),
-                sessions.c.ended_at.is_(None),
-                sessions.c.expires_at > aware(now),
-                staff.c.disabled_at.is_(None),
-            )
-        ).first()
+    row = sessions.session_user(engine, _SESSIONS, value, now)
     return None if row is None else _member(row)
 
 
 def end_session(engine: Engine, value: str, now: datetime) -> None:
-    with transaction(engine) as conn:
-        conn.execute(
-            update(sessions)
-            .where(sessions.c.id_hash == _hash(value), sessions.c.ended_at.is_(None))
-            .values(ended_at=aware(now))
-        )
+    sessions.end_session(engine, _SESSIONS, value, now)

@@ -151,7 +151,10 @@ def _grants(conn: Connection, org_id: str, before: datetime | None, limit: int) 
 
 
 def _notices(conn: Connection, org_id: str, before: datetime | None, limit: int) -> Iterable[Event]:
-    rows = _newest(conn, notices, "at", org_id, before, limit)
+    return _notice_events(_newest(conn, notices, "at", org_id, before, limit))
+
+
+def _notice_events(rows: Iterable[Any]) -> Iterable[Event]:
     for r in rows:
         detail = json.loads(r.detail or "{}")
         cut_off = r.kind in CUT_OFF_NOTICES
@@ -308,7 +311,12 @@ def timeline(engine: Engine, org_id: str, *, before: str | None = None, limit: i
         events: list[Event] = []
         for source in SOURCES:
             events.extend(source(conn, org_id, until, limit + 1))
-        cut_offs = [e for e in events if e.kind == "cut_off"]
+        # A restoration lies between its cut-off and the next one, so the page can hold the
+        # restoration of at most one cut-off older than the page: read one more than a page holds.
+        cut_off_rows = _newest(
+            conn, notices, "at", org_id, until, limit + 2, notices.c.kind.in_(sorted(CUT_OFF_NOTICES))
+        )
+        cut_offs = [e for e in _notice_events(cut_off_rows)]
         events.extend(_restored(conn, org_id, cut_offs, until))
     if cursor is not None:
         events = [e for e in events if (e.at, e.key) < cursor]
