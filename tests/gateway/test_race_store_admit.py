@@ -1,17 +1,12 @@
-"""A finding beside the gateway's races: the books' own per-request admission (``Books.admit``,
-used by the simulator and any caller outside the gateway) lets holds in flight carry spend past the
-hard limit. The rulebook's hard-limit rule only asks whether month-to-date spend already reached the
-limit; unlike the balance rule it neither subtracts what open holds reserve nor adds this request's
-cost. The gateway is not affected (its leases reserve ``hard - month to date - other reserves``, and
-the races in test_race.py hold). Marked xfail(strict): it turns into a failure the day it is fixed,
-so the mark is removed then.
+"""Beside the gateway's races: the books' own per-request admission (``Books.admit``, used by the
+simulator and any caller outside the gateway) never lets holds in flight carry spend past the hard
+limit. Found by this suite (the rulebook's hard-limit rule once asked only whether month-to-date spend
+had reached the limit, ignoring open holds and the request's cost), fixed in the rulebook (6ff6cb7).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from gateway.harness import now, org_facts, seed_org
 from gateway.racing import request_cost
@@ -19,7 +14,6 @@ from quotadesk.store.admission import Admitted
 from quotadesk.store.books import Books
 
 
-@pytest.mark.xfail(strict=True, reason="Books.admit: hard limit ignores open holds and the request's cost")
 def test_open_holds_never_carry_spend_past_the_hard_limit(tmp_path: Path) -> None:
     books = Books.open(f"sqlite:///{tmp_path / 'books.db'}")
     try:
