@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from quotadesk.cli.errors import QuotadeskGroup, fail, project_error
 from quotadesk.errors import QuotadeskError
 
 T = TypeVar("T")
@@ -27,14 +28,18 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a library error becomes ``error: <field>: <message>`` on stderr and exit 2."""
+    """Run ``fn``; a library error becomes ``error: <field>: <message>`` on stderr and exit 2.
+
+    The line is ``cli.errors.line`` (the one format, secrets redacted); what escapes a command
+    unguarded is caught the same way by ``cli.errors.QuotadeskGroup``.
+    """
     from quotadesk.money import MoneyError
 
     try:
         return fn()
     except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        field, message = project_error(exc) or (None, str(exc))
+        fail(field, message)
 
 
 def print_json(data: Any) -> None:
@@ -44,7 +49,12 @@ def print_json(data: Any) -> None:
 def sub_app(name: str, help: str) -> typer.Typer:
     """A command group with the project's conventions (no completion, plain tracebacks)."""
     return typer.Typer(
-        name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+        name=name,
+        help=help,
+        cls=QuotadeskGroup,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
     )
 
 
