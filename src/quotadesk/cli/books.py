@@ -63,15 +63,26 @@ def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:
 
 
 @books_app.command("verify")
-def verify_command(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Recompute every cached balance from the ledger and report drift (exit 1 if any)."""
+def verify_command(
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="Date the stale-pending check at this time, RFC 3339 (default: the clock)."
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Recompute every cached balance from the ledger and report drift and payments a crash left
+    pending (exit 1 if any)."""
     from quotadesk.store.db import make_engine
     from quotadesk.store.verify import verify
 
     def run() -> Any:
+        when = parse_now(now) if now is not None else datetime.now(UTC)
         engine = make_engine(_url(db))
         try:
-            return verify(engine)
+            return verify(engine, when)
         finally:
             engine.dispose()
 
