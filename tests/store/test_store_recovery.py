@@ -103,7 +103,9 @@ def _recharges(books: Books, org: str) -> tuple[list[Any], list[Any]]:
 @pytest.mark.parametrize("card", sorted(CARDS))
 @pytest.mark.parametrize("point", ["charge_pending", "charge_made"])
 @pytest.mark.parametrize("when", sorted(AT))
-def test_a_killed_recharge_is_finished_by_the_next_tick(db_url: str, point: str, when: str, card: str) -> None:
+def test_a_killed_recharge_is_finished_by_the_next_tick(
+    db_url: str, point: str, when: str, card: str
+) -> None:
     books, org = _setup(db_url, CARDS[card])
     _tick_killed_at(db_url, point, CRASH)
 

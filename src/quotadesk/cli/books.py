@@ -13,8 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli.common import DbOption, JsonOption, guard, print_json, sub_app
-from quotadesk.errors import InputError
+from quotadesk.cli.common import DbOption, JsonOption, guard, parse_time, print_json, sub_app
 
 T = TypeVar("T")
 
@@ -28,14 +27,8 @@ def _url(db: str | None) -> str:
 
 
 def parse_now(text: str) -> datetime:
-    """RFC 3339 with a zone (``2026-12-01T00:00:00Z``); a time without a zone is refused."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"not an RFC 3339 time: {text!r}", "--now") from exc
-    if value.tzinfo is None:
-        raise InputError(f"give a timezone, e.g. {text}Z", "--now")
-    return value.astimezone(UTC)
+    """``--now``: RFC 3339 with a zone, within the books' clock (``common.parse_time``)."""
+    return parse_time(text, "--now")
 
 
 def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:

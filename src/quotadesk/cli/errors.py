@@ -26,6 +26,7 @@ from typer._click import exceptions as cx  # typer >= 0.25 vendors click; these 
 from typer.core import TyperGroup
 
 from quotadesk.billing.secrets import scrub
+from quotadesk.billing.tiers import UnknownTier
 from quotadesk.errors import QuotadeskError
 from quotadesk.money import MoneyError
 
@@ -47,10 +48,16 @@ def fail(field: str | None, message: str, code: int = EXIT_REFUSED) -> NoReturn:
     raise typer.Exit(code)
 
 
+PROJECT_ERRORS = (QuotadeskError, MoneyError, UnknownTier)
+"""What the library raises to refuse something; anything else escaping a command is a bug."""
+
+
 def project_error(exc: BaseException) -> tuple[str | None, str] | None:
-    """(field, message) of a refusal of the library (``QuotadeskError``, ``MoneyError``), else None."""
+    """(field, message) of a refusal of the library (``PROJECT_ERRORS``), else None."""
     if isinstance(exc, QuotadeskError):
         return exc.field, exc.message
+    if isinstance(exc, UnknownTier):
+        return exc.field, f"{exc.message} (a tier the books or the command name; `org tier` sets one)"
     if isinstance(exc, MoneyError):
         text = str(exc)
         return exc.field, text.removeprefix(f"{exc.field}: ") if exc.field else text
@@ -99,19 +106,25 @@ def usage_field_and_message(exc: cx.UsageError) -> tuple[str, str]:
 
 
 def _path_field(filename: object, args: Sequence[str]) -> str:
-    """Which option (or argument) named the path an ``OSError`` is about; ``path`` if none did."""
+    """Which option named the path an ``OSError`` is about (the value equal to it, else the longest
+    value it lies under); ``path`` for an argument or a path no option named."""
     name = os.fsdecode(filename) if isinstance(filename, str | bytes) else ""
     if not name:
         return "path"
+    best: tuple[int, str] | None = None
     for i, tok in enumerate(args):
-        value, option = tok, None
+        value, option = tok, "path"
         if tok.startswith("--") and "=" in tok:
             option, value = tok.split("=", 1)
         elif i > 0 and args[i - 1].startswith("-"):
             option = args[i - 1]
-        if value and (name == value or name.startswith(value.rstrip("/") + "/")):
-            return option or "path"
-    return "path"
+        if not value:
+            continue
+        if name == value:
+            return option
+        if name.startswith(value.rstrip("/") + "/") and (best is None or len(value) > best[0]):
+            best = (len(value), option)
+    return best[1] if best is not None else "path"
 
 
 def os_error_message(exc: OSError) -> str:
@@ -147,7 +160,7 @@ class QuotadeskGroup(TyperGroup):
         except typer.Abort:
             typer.echo(line(None, "aborted"), err=True)
             return self._exit(1, standalone_mode)
-        except (QuotadeskError, MoneyError) as exc:
+        except PROJECT_ERRORS as exc:
             typer.echo(line(*(project_error(exc) or (None, str(exc)))), err=True)
             return self._exit(EXIT_REFUSED, standalone_mode)
         except RecursionError:
