@@ -175,3 +175,22 @@ def test_an_option_value_that_is_a_key_is_redacted_on_stderr() -> None:
     result = _invoke("explain-error", "429", "{}", "--provider", key)
     _assert_one_error_line(result, "provider")
     assert key not in result.stderr
+
+
+def test_every_log_line_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from quotadesk import logredact
+
+    logredact.install()
+    logredact.install()  # twice is once
+    key, token = "sk-proj-" + "Ab12Cd34Ef56Gh78Ij90KlMn", "qds_" + "AbCdEf0123456789GhIjKl_-x"
+    log = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO):
+        log.info('%s "GET /login?token=%s HTTP/1.1" 200', "127.0.0.1", token)
+        try:
+            raise ValueError(f"bad key {key}")
+        except ValueError:
+            logging.getLogger("quotadesk.web").exception("failed with %s", key)
+    text = caplog.text
+    assert key not in text and token not in text and "sk-proj-...KlMn" in text and "qds_..." in text

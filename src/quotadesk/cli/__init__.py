@@ -227,6 +227,9 @@ _register_connectors()
 
 
 def main() -> None:
+    from quotadesk import logredact
+
+    logredact.install()
     app()
 
 
