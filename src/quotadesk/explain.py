@@ -260,11 +260,20 @@ def explain(status: int, body: str | None, provider: str) -> Explanation:
     ``status`` must be 100..599 and ``provider`` one of ``PROVIDERS`` (or an alias such as
     ``gemini``), else ``InputError`` naming the field. An empty body is allowed: the status
     alone is read, with low confidence. A body that is not valid JSON is read as text and
-    ``parse_error`` says so; it never fails.
+    ``parse_error`` says so; a body that is not text (undecodable bytes, lone surrogates) is an
+    ``InputError`` on ``body``, so the output is always valid UTF-8.
     """
     status, name = _validate(status, provider)
     if body is not None and not isinstance(body, str):
         raise InputError(f"must be text, got {type(body).__name__}", field="body")
+    if body:
+        try:
+            body.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"not valid UTF-8 text (undecodable byte at offset {exc.start}); an error body is text",
+                field="body",
+            ) from exc
     i = interpret(status, body if body and body.strip() else None, name)
     incident, causes = _root_causes(i)
     return Explanation(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quotadesk.triage.secrets import find_secrets, redact, redact_json
+from quotadesk.billing.secrets import find_secrets, redact, redact_json
 
 # (kind, prefix that may stay visible, full key) — made-up keys in each provider's shape.
 KEYS = [

@@ -33,6 +33,25 @@ def require_aware(value: datetime, field: str = "now") -> datetime:
     return value.astimezone(UTC)
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+"""The books' clock runs from ``EARLIEST`` up to (not including) ``LATEST``. The edges of the
+calendar are refused where a time comes in (``store.values.aware``, the CLI's ``--now``): a
+month, a term or a trial added to 9999-12-31 does not exist, and year 1 shifted by a timezone
+leaves the calendar, so the range keeps a margin of centuries for every such step."""
+
+
+def in_clock_range(value: datetime, field: str = "now") -> datetime:
+    """``value`` in UTC if the books' clock covers it (see ``LATEST``); else ``ValueError``."""
+    value = require_aware(value, field)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(
+            f"{field}: {value.isoformat()} is outside the supported range "
+            f"{EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC)"
+        )
+    return value
+
+
 def month_start(now: datetime) -> datetime:
     """00:00:00 UTC on the 1st of ``now``'s month (UTC)."""
     now = require_aware(now)
@@ -43,6 +62,8 @@ def next_month_start(now: datetime) -> datetime:
     """00:00:00 UTC on the 1st of the month after ``now``'s: when a hard limit lifts by itself."""
     now = require_aware(now)
     if now.month == 12:
+        if now.year == 9999:
+            raise ValueError(f"now: {now.isoformat()} has no next month; see LATEST")
         return datetime(now.year + 1, 1, 1, tzinfo=UTC)
     return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from quotadesk.billing.decision import BILLING_RULES, Rule
 from quotadesk.billing.providers import RUNBOOK_STATUS, canonical_provider, provider_name
+from quotadesk.billing.secrets import redact
 from quotadesk.billing.signatures import PROVIDER_FALLBACK, SIGNATURES, STATUS_FALLBACK, Signature
 
 
@@ -206,16 +207,13 @@ def _status_in_text(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-# Full API keys are redacted from everything an Interpretation carries.
-_KEY = re.compile(
-    r"(?<![\w-])((?:sk-(?:ant-(?:api\d\d-)?|or-v\d-|proj-)?|AIza|gsk_|xai-))[A-Za-z0-9_\-]{16,}([A-Za-z0-9]{4})(?![\w-])"
-)
+# Full API keys are redacted from everything an Interpretation carries (``billing.secrets``).
 
 
 def _redact(text: str | None) -> tuple[str | None, bool]:
     if text is None:
         return None, False
-    redacted, count = _KEY.subn(lambda m: f"{m.group(1)}...{m.group(2)}", text)
+    redacted, count = redact(text)
     return redacted, count > 0
 
 
@@ -415,7 +413,10 @@ def interpret(
     if fields is not None:
         details = _details(fields)
         message, exposed = _redact(fields.message if fields.structured else fields.raw.strip()[:2000])
-        error_type, code, parse_error = fields.error_type, fields.code or None, fields.parse_error
+        error_type, hit_type = _redact(fields.error_type)
+        code, hit_code = _redact(fields.code or None)
+        parse_error, hit_parse = _redact(fields.parse_error)
+        exposed |= hit_type or hit_code or hit_parse
         if parse_error:
             evidence.append(f"body: {parse_error}")
     clean_evidence = []

@@ -10,6 +10,15 @@ request):
   attempt counts, so a declining card is tried at most ``daily_cap`` times a day;
 - no usable default card (none, expired, declined): no charge at all, and a notice.
 
+The clock's own recharges (``store.close.tick``) add one more: at most one attempt per instant
+(``once_per_instant``), since an attempt already made at ``now`` means the same moment is being
+replayed (``books tick`` run twice at one ``--now``). Requests do not: two requests at the same
+time are two events, and the second may need a recharge after the first.
+
+A charge left ``pending`` by a crash is not in flight forever: ``recovery_due`` says the next
+tick (or start-up) must finish it, whatever the time it is told, and ``stale_pending`` which
+ones ``books verify`` reports.
+
 A failed charge leaves a failed ``Payment``, an ``auto_recharge_failed`` notice and no
 credit; only a succeeded one creates an ``auto_recharge`` grant. Access resumes on the
 next request after that grant exists, since the balance is always computed from grants.
@@ -19,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from quotadesk.billing.grants import spendable_balance
 from quotadesk.billing.limits import require_aware
@@ -65,6 +74,15 @@ def in_flight(payments: Iterable[Payment]) -> Payment | None:
     return None
 
 
+def attempted_since(payments: Iterable[Payment], now: datetime) -> bool:
+    """An auto-recharge attempt (any status) made at ``now`` or later: this instant already had one."""
+    now = require_aware(now)
+    return any(
+        p.purpose == PaymentPurpose.AUTO_RECHARGE and require_aware(p.at, f"payments[{p.id}].at") >= now
+        for p in payments
+    )
+
+
 def attempts_today(payments: Iterable[Payment], now: datetime) -> int:
     """Auto-recharge attempts (any status) on ``now``'s UTC day up to ``now``."""
     now = require_aware(now)
@@ -82,7 +100,7 @@ class RechargeDecision:
     """Whether to charge now, how much, on which card, and why (or why not).
 
     ``reason`` is one of: ``below_threshold`` (charge), ``disabled``, ``not_configured``,
-    ``above_threshold``, ``in_flight``, ``daily_cap``, ``no_valid_card``. ``notice`` is set
+    ``above_threshold``, ``in_flight``, ``attempted_now``, ``daily_cap``, ``no_valid_card``. ``notice`` is set
     only for ``no_valid_card``: the customer must learn that auto-recharge cannot run.
     """
 
@@ -94,12 +112,15 @@ class RechargeDecision:
     notice: Notice | None = None
 
 
-def decide_recharge(org: Organization, now: datetime, balance: int | None = None) -> RechargeDecision:
+def decide_recharge(
+    org: Organization, now: datetime, balance: int | None = None, *, once_per_instant: bool = False
+) -> RechargeDecision:
     """Should auto-recharge charge the default card now? ``balance`` defaults to the
     spendable balance of ``org.credit_grants`` at ``now``.
 
     The guards run in this order: disabled or incomplete settings, balance not below the
-    threshold, a charge already in flight, the daily cap, then the card. The card comes
+    threshold, a charge already in flight, an attempt already made at this instant (only with
+    ``once_per_instant``), the daily cap, then the card. The card comes
     last so a notice about it is only raised when a charge was otherwise due.
     """
     now = require_aware(now)
@@ -113,6 +134,8 @@ def decide_recharge(org: Organization, now: datetime, balance: int | None = None
         return RechargeDecision(False, "above_threshold", balance=bal)
     if in_flight(org.payments) is not None:
         return RechargeDecision(False, "in_flight", balance=bal)
+    if once_per_instant and attempted_since(org.payments, now):
+        return RechargeDecision(False, "attempted_now", balance=bal)
     if attempts_today(org.payments, now) >= settings.daily_cap:
         return RechargeDecision(False, "daily_cap", balance=bal)
     card = default_card(org.payment_methods)
@@ -179,3 +202,33 @@ def apply_charge_result(
         raise ValueError(f"failure_code: expected one of {', '.join(FailureCode)}, got {failure_code!r}")
     failed = replace(payment, status=PaymentStatus.FAILED, failure_code=str(code))
     return ChargeOutcome(failed, None, Notice(kind=NoticeKind.AUTO_RECHARGE_FAILED, at=now))
+
+
+PENDING_GRACE = timedelta(minutes=10)
+"""A charge still pending this long after it started was abandoned: ``books verify`` reports it."""
+
+
+def settle_time(payment: Payment, now: datetime) -> datetime:
+    """When a recovered charge is settled: ``now``, but never before the charge started (a tick
+    told an earlier time than the crash must not date the credit before its payment)."""
+    now = require_aware(now)
+    return max(now, require_aware(payment.at, f"payments[{payment.id}].at"))
+
+
+def recovery_due(payment: Payment) -> bool:
+    """Must the next tick (or start-up) finish this payment? Every ``pending`` one, whatever its
+    age and whatever ``now`` the tick is told: the processor's idempotency key makes a second
+    call return the first result, and settling is skipped for a payment already finished, so
+    finishing a charge another live process is still making costs a call, never a second charge.
+    """
+    return payment.status == PaymentStatus.PENDING
+
+
+def stale_pending(payments: Iterable[Payment], now: datetime, grace: timedelta = PENDING_GRACE) -> list[Payment]:
+    """Payments still ``pending`` more than ``grace`` after they started: a crash nobody recovered."""
+    now = require_aware(now)
+    return [
+        p
+        for p in payments
+        if p.status == PaymentStatus.PENDING and require_aware(p.at, f"payments[{p.id}].at") + grace < now
+    ]

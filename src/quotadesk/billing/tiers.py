@@ -28,6 +28,18 @@ ANY_MODEL = "*"
 """Key of a tier's fallback rate limit, for models the table does not list by name."""
 
 
+class UnknownTier(ValueError):
+    """A tier name the table does not have: typed by a user, or stored by the books under a tier
+    table the deployment has since changed. Edges turn it into an error naming ``field``."""
+
+    field = "tier"
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        self.name = name
+        self.message = f"unknown tier {name!r}; expected one of {', '.join(known)}"
+        super().__init__(f"{self.field}: {self.message}")
+
+
 @dataclass(frozen=True, slots=True)
 class TierSpec:
     """One tier: its criteria and what it allows.
@@ -70,7 +82,7 @@ class TierTable:
         for spec in self.tiers:
             if spec.name == name:
                 return spec
-        raise ValueError(f"tier: unknown tier {name!r}; expected one of {', '.join(self.names)}")
+        raise UnknownTier(name, self.names)
 
     def rank(self, name: str) -> int:
         return self.names.index(self.get(name).name)

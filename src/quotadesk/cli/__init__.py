@@ -1,7 +1,8 @@
 """``quotadesk ...``: a thin shell over the library.
 
 Every command calls one library function, prints a readable view or ``--json``, and turns
-a ``QuotadeskError`` into a message on stderr and exit 2 with nothing on stdout. Heavy
+a ``QuotadeskError`` into a message on stderr and exit 2 with nothing on stdout; so does every
+usage error (``cli.errors``: one line ``error: <field>: <message>``). Heavy
 imports happen inside the commands so that ``quotadesk triage`` starts fast.
 """
 
@@ -15,10 +16,12 @@ import typer
 
 from quotadesk import __version__
 from quotadesk.cli.common import guard, print_json
+from quotadesk.cli.errors import QuotadeskGroup
 
 app = typer.Typer(
     name="quotadesk",
     help="Billing and support desk for AI API platforms.",
+    cls=QuotadeskGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -130,7 +133,8 @@ def explain_error(
     from quotadesk import settings
     from quotadesk.explain import explain, render_text
 
-    text = sys.stdin.read() if body == "-" else body
+    # Bytes that are not UTF-8 reach ``explain`` as lone surrogates, which it refuses.
+    text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape") if body == "-" else body
     result = guard(lambda: explain(status, text, settings.get("provider", provider)))
     if json_out:
         print_json(result.to_json())
@@ -225,6 +229,9 @@ _register_connectors()
 
 
 def main() -> None:
+    from quotadesk import logredact
+
+    logredact.install()
     app()
 
 

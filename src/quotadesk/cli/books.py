@@ -13,8 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.cli.common import DbOption, JsonOption, guard, print_json, sub_app
-from quotadesk.errors import InputError
+from quotadesk.cli.common import DbOption, JsonOption, guard, parse_time, print_json, sub_app
 
 T = TypeVar("T")
 
@@ -28,14 +27,8 @@ def _url(db: str | None) -> str:
 
 
 def parse_now(text: str) -> datetime:
-    """RFC 3339 with a zone (``2026-12-01T00:00:00Z``); a time without a zone is refused."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"not an RFC 3339 time: {text!r}", "--now") from exc
-    if value.tzinfo is None:
-        raise InputError(f"give a timezone, e.g. {text}Z", "--now")
-    return value.astimezone(UTC)
+    """``--now``: RFC 3339 with a zone, within the books' clock (``common.parse_time``)."""
+    return parse_time(text, "--now")
 
 
 def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:
@@ -63,15 +56,26 @@ def init_command(db: DbOption = None, json_out: JsonOption = False) -> None:
 
 
 @books_app.command("verify")
-def verify_command(db: DbOption = None, json_out: JsonOption = False) -> None:
-    """Recompute every cached balance from the ledger and report drift (exit 1 if any)."""
+def verify_command(
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now", help="Date the stale-pending check at this time, RFC 3339 (default: the clock)."
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Recompute every cached balance from the ledger and report drift and payments a crash left
+    pending (exit 1 if any)."""
     from quotadesk.store.db import make_engine
     from quotadesk.store.verify import verify
 
     def run() -> Any:
+        when = parse_now(now) if now is not None else datetime.now(UTC)
         engine = make_engine(_url(db))
         try:
-            return verify(engine)
+            return verify(engine, when)
         finally:
             engine.dispose()
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from quotadesk.errors import QuotadeskError
+from quotadesk.cli.errors import PROJECT_ERRORS, QuotadeskGroup, fail, project_error
+from quotadesk.errors import InputError
 
 T = TypeVar("T")
 
@@ -27,14 +29,36 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def guard(fn: Callable[[], T]) -> T:
-    """Run ``fn``; a library error becomes ``error: <field>: <message>`` on stderr and exit 2."""
-    from quotadesk.money import MoneyError
+    """Run ``fn``; a library error becomes ``error: <field>: <message>`` on stderr and exit 2.
 
+    The line is ``cli.errors.line`` (the one format, secrets redacted); what escapes a command
+    unguarded is caught the same way by ``cli.errors.QuotadeskGroup``.
+    """
     try:
         return fn()
-    except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    except PROJECT_ERRORS as exc:
+        field, message = project_error(exc) or (None, str(exc))
+        fail(field, message)
+
+
+def parse_time(text: str, field: str = "--now") -> datetime:
+    """An option's time: RFC 3339 with a zone (``2026-12-01T00:00:00Z``), within the books' clock
+    (``billing.limits.LATEST``); else an ``InputError`` naming ``field``. A time without a zone is
+    refused: it would be read as local time and move month boundaries by hours."""
+    from quotadesk.billing.limits import in_clock_range
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"not an RFC 3339 time: {text!r}", field) from exc
+    if value.tzinfo is None:
+        raise InputError(f"give a timezone, e.g. {text}Z", field)
+    try:
+        return in_clock_range(value.astimezone(UTC), field)
+    except OverflowError as exc:
+        raise InputError(f"{text!r} is outside the supported range", field) from exc
+    except ValueError as exc:
+        raise InputError(str(exc).removeprefix(f"{field}: "), field) from exc
 
 
 def print_json(data: Any) -> None:
@@ -44,7 +68,12 @@ def print_json(data: Any) -> None:
 def sub_app(name: str, help: str) -> typer.Typer:
     """A command group with the project's conventions (no completion, plain tracebacks)."""
     return typer.Typer(
-        name=name, help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+        name=name,
+        help=help,
+        cls=QuotadeskGroup,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
     )
 
 

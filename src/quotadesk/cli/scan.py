@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from quotadesk.cli.common import JsonOption, guard, print_json, progress_bar
+from quotadesk.cli.errors import line
 from quotadesk.cli.usage import EngineOption, MinImpactOption, UsageDirOption, parse_time, usage_app
 
 if TYPE_CHECKING:
@@ -29,7 +30,9 @@ def scan_command(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Scan as of this time (RFC 3339; default: now). Later rows are not read."),
+        typer.Option(
+            "--as-of", help="Scan as of this time (RFC 3339; default: now). Later rows are not read."
+        ),
     ] = None,
     jobs: Annotated[
         int | None,
@@ -62,6 +65,8 @@ def scan_command(
             names = targets(log, orgs)
         except InputError as exc:
             raise InputError(str(exc).removeprefix("org: "), "--org") from exc
+        if log.root.exists() and not log.root.is_dir():
+            raise InputError(f"not a folder: {log.root}", "--usage-dir")
         if not names:
             raise InputError(f"no organizations in the usage log at {log.root}", "--usage-dir")
         started = time.perf_counter()
@@ -90,7 +95,7 @@ def scan_command(
     else:
         typer.echo("\n".join(_lines(out)))
     for failed in out["errors"]:
-        typer.echo(f"error: org {failed['org']}: {failed['error']}", err=True)
+        typer.echo(line(f"org {failed['org']}", str(failed["error"])), err=True)
     if out["errors"]:
         raise typer.Exit(1)
 

@@ -69,7 +69,7 @@ def serve_command(
         if value is not None:
             os.environ[settings.SETTINGS[name].env] = value
 
-    def prepare() -> None:
+    def prepare() -> int:
         from quotadesk.store import migrations
         from quotadesk.store.db import make_engine
         from quotadesk.triage.wording import load_wording
@@ -79,10 +79,13 @@ def serve_command(
         engine = make_engine(settings.get("db"))
         try:
             migrations.upgrade(engine)
+            return recover_on_start_up(engine)
         finally:
             engine.dispose()
 
-    guard(prepare)
+    recovered = guard(prepare)
+    if recovered:
+        typer.echo(f"finished {recovered} payment(s) a crash had left pending", err=True)
     typer.echo(f"quotadesk desk on http://{host}:{port}/ (books: {_safe(settings.get('db'))})", err=True)
     uvicorn.run(
         "quotadesk.web.app:app_from_env",
@@ -93,6 +96,16 @@ def serve_command(
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
+
+
+def recover_on_start_up(engine: Any) -> int:
+    """Before the desk takes requests: finish every payment a crash left pending (credited once
+    or failed, ``Books.recover``), at the clock's time; returns how many."""
+    from datetime import UTC, datetime
+
+    from quotadesk.store.books import Books
+
+    return len(Books(engine).recover(datetime.now(UTC)))
 
 
 def _safe(url: str) -> str:

@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from quotadesk.cli.common import DbOption, JsonOption, guard, print_json, sub_app
+from quotadesk.cli.errors import fail
 from quotadesk.errors import InputError
 
 T = TypeVar("T")
@@ -151,7 +152,7 @@ def sim_run_command(
     console = Console(stderr=True)
 
     def run() -> Any:
-        with Progress(console=console, transient=True, disable=json_out) as bar:
+        with Progress(console=console, transient=True, disable=json_out or not console.is_terminal) as bar:
             task = bar.add_task("simulating worlds", total=None)
             g = generate(
                 seed,
@@ -198,14 +199,14 @@ def sim_score_command(
     from quotadesk.sim.score import score_dir
 
     def run() -> Any:
-        with Progress(console=Console(stderr=True), transient=True, disable=json_out) as bar:
+        err = Console(stderr=True)  # drawn on a terminal only: a pipe's stderr keeps one error line
+        with Progress(console=err, transient=True, disable=json_out or not err.is_terminal) as bar:
             task = bar.add_task("triaging", total=None)
             return score_dir(folder, jobs=jobs, progress=lambda d, t: bar.update(task, completed=d, total=t))
 
     report = guard(run)
     if report.n == 0:
-        typer.echo(f"error: no NAME.json with NAME.expected.json in {folder}", err=True)
-        raise typer.Exit(2)
+        fail("folder", f"no NAME.json with NAME.expected.json in {folder}")
     if json_out:
         print_json(report.to_json())
         return
@@ -306,7 +307,10 @@ def demo_command(
         try:
             columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                        TimeElapsedColumn())  # fmt: skip
-            with Progress(*columns, console=Console(stderr=True), transient=True, disable=json_out) as bar:
+            err = Console(stderr=True)
+            with Progress(
+                *columns, console=err, transient=True, disable=json_out or not err.is_terminal
+            ) as bar:
                 days = bar.add_task("simulating the month (days)", total=None)
                 cases = bar.add_task("triaging tickets", total=None, visible=False)
 

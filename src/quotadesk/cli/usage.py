@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from quotadesk.cli.common import JsonOption, guard, print_json, progress_bar, sub_app
+from quotadesk.cli.common import parse_time as common_parse_time
 from quotadesk.errors import InputError, QuotadeskError
 
 if TYPE_CHECKING:
@@ -337,13 +338,8 @@ def _lines(result: Any, notes: list[str]) -> list[str]:
 
 
 def parse_time(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"not an RFC 3339 time: {text!r}", "--as-of") from exc
-    if value.tzinfo is None:
-        raise InputError(f"give a timezone, e.g. {text}Z", "--as-of")
-    return value.astimezone(UTC)
+    """``--as-of``: the one time parser of the CLI (``common.parse_time``)."""
+    return common_parse_time(text, "--as-of")
 
 
 def _from_files(

@@ -67,6 +67,7 @@ RECHARGE_WORDS = {
     "not_configured": "on, but the threshold or amount is not set, so it cannot run",
     "above_threshold": "waiting: the balance is above the threshold",
     "in_flight": "a recharge is already in flight (one at a time)",
+    "attempted_now": "a recharge was already attempted at this moment (one per instant)",
     "daily_cap": "stopped for today: the daily cap of recharges is reached",
     "no_valid_card": "cannot run: no valid card on file (declined or expired)",
 }

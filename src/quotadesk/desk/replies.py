@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from quotadesk.billing.secrets import find_secrets
 from quotadesk.errors import InputError
 from quotadesk.triage.safety import ROTATE, Objection, review
-from quotadesk.triage.secrets import find_secrets
 
 
 class UnsafeReplyError(InputError):

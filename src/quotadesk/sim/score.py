@@ -106,13 +106,12 @@ def judge(
     return Outcome(name, expected, result, safety=tuple(safety_problems(result, expected, text)))
 
 
-def _judge_file(args: tuple[str, str]) -> Outcome:
-    bundle_path, expected_path = args
+def _judge_file(args: tuple[str, dict[str, Any]]) -> Outcome:
+    bundle_path, expected = args
     path = Path(bundle_path)
-    expected = json.loads(Path(expected_path).read_text(encoding="utf-8"))
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return Outcome(path.stem, expected, None, error=f"cannot read bundle: {exc}", source=str(path))
     out = judge(path.stem, doc, expected, path.parent)
     return Outcome(out.name, out.expected, out.result, out.error, out.safety, str(path))
@@ -204,7 +203,7 @@ def score_cases(
 def case_files(folder: Path) -> list[tuple[Path, Path]]:
     """``(NAME.json, NAME.expected.json)`` pairs in ``folder``, by name."""
     if not folder.is_dir():
-        raise BundleError(f"not a folder: {folder}", "DIR")
+        raise BundleError(f"not a folder: {folder}", "folder")
     pairs = []
     for p in sorted(folder.glob("*.json")):
         if p.name.endswith(".expected.json"):
@@ -215,9 +214,38 @@ def case_files(folder: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
+EXPECTED_FIELDS = ("incident", "root_cause", "route")
+"""What every ``NAME.expected.json`` must say (a string, or a list of accepted strings)."""
+
+
+def read_expected(path: Path) -> dict[str, Any]:
+    """One expected file, checked: a JSON object whose ``EXPECTED_FIELDS`` are strings (or lists of
+    them) and whose ``key_exposed``, if any, is a boolean. Else ``BundleError`` naming the file and
+    the field: the whole score is refused, since a case without a readable oracle cannot be scored
+    and leaving it out would report an accuracy over a different set of cases."""
+    name = path.name
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BundleError(f"cannot read the expected file: {exc}", name) from exc
+    if not isinstance(data, dict):
+        raise BundleError(f"expected a JSON object, got {type(data).__name__}", name)
+    for key in EXPECTED_FIELDS:
+        value = data.get(key)
+        ok = isinstance(value, str) or (
+            isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+        )
+        if not ok:
+            raise BundleError(f"expected a string or a list of strings, got {value!r}"[:300], f"{name}.{key}")
+    if not isinstance(data.get("key_exposed", False), bool):
+        raise BundleError("expected true or false", f"{name}.key_exposed")
+    return data
+
+
 def score_dir(folder: Path, *, jobs: int = 1, progress: Progress | None = None) -> Report:
-    """Triage every ``NAME.json`` that has a ``NAME.expected.json`` beside it."""
-    pairs = [(str(a), str(b)) for a, b in case_files(folder)]
+    """Triage every ``NAME.json`` that has a ``NAME.expected.json`` beside it (every expected file
+    is checked first, ``read_expected``)."""
+    pairs = [(str(a), read_expected(b)) for a, b in case_files(folder)]
     report = Report()
     if jobs > 1 and len(pairs) > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:

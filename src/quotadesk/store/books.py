@@ -560,9 +560,15 @@ class Books:
         """Everything due at ``now``: expiries, limit notices, tiers, invoices, recharges."""
         return tick(self.engine, self.processor, now, self.tiers)
 
-    def verify(self) -> VerifyReport:
-        """Recompute every cached balance from the ledger and report drift."""
-        return verify(self.engine)
+    def recover(self, now: datetime) -> list[Payment]:
+        """Finish every payment a crash left pending (credited once, or failed): what a service
+        calls on start-up, and the first thing every ``tick`` does (``payments.resume_pending``)."""
+        return payments.resume_pending(self.engine, self.processor, now)
+
+    def verify(self, now: datetime | None = None) -> VerifyReport:
+        """Recompute every cached balance from the ledger and report drift (and stale pending
+        payments, dated by ``now`` or else by the newest time the books recorded)."""
+        return verify(self.engine, now)
 
 
 def _lock(conn: Connection, org_id: str) -> None:

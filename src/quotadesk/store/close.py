@@ -17,8 +17,9 @@ Per organization, each step asks the rulebook and records the answer:
   raises the ``outstanding_balance`` flag when one stays unpaid too long;
 - auto-recharge (``recharge.decide_recharge``) for balances below their threshold.
 
-Before that: holds past their expiry are closed, and charges left pending by a crash are
-finished with their original idempotency key.
+Before that: holds past their expiry are closed, and every charge left pending by a crash is
+finished with its original idempotency key (``payments.resume_pending``), whatever ``now``
+the tick is told, so a killed tick's recharge is credited by the next tick, not one later.
 """
 
 from __future__ import annotations
@@ -51,10 +52,6 @@ from quotadesk.store.values import add_notice, aware, new_id
 
 INVOICE_TERMS = timedelta(days=30)
 """Net-30: an invoice issued on the 1st falls due 30 days later."""
-
-PENDING_CHARGE_GRACE = timedelta(minutes=10)
-"""A charge still pending this long after it started was abandoned by a crashed process."""
-
 
 @dataclass
 class TickReport:
@@ -228,15 +225,19 @@ def _age_invoices(conn: Connection, org: Organization, now: datetime, report: Ti
 
 
 def tick(engine: Engine, processor: Processor, now: datetime, tiers: TierTable = DEFAULT_TIERS) -> TickReport:
-    """Do everything that is due at ``now``, for every organization (see the module docstring)."""
+    """Do everything that is due at ``now``, for every organization (see the module docstring).
+
+    The order makes one tick reach what a second tick at the same ``now`` would see, so that
+    second tick changes nothing: expired grants first (they lower the balance auto-recharge
+    reads), then the recharges (a paid recharge counts towards a tier), then limits, tiers and
+    invoices. A recharge already attempted at ``now`` is not attempted again
+    (``recharge.decide_recharge(once_per_instant=True)``: ``attempted_now``).
+    """
     now = aware(now)
     report = TickReport(now)
     with transaction(engine) as conn:
         report.add("holds_expired", expire_holds(conn, now))
-    report.add(
-        "charges_resumed",
-        len(payments.resume_pending(engine, processor, now, older_than=now - PENDING_CHARGE_GRACE)),
-    )
+    report.add("charges_resumed", len(payments.resume_pending(engine, processor, now)))
     with transaction(engine) as conn:
         org_ids = list(conn.execute(select(organizations.c.id).order_by(organizations.c.id)).scalars())
     recharge: list[str] = []
@@ -244,14 +245,17 @@ def tick(engine: Engine, processor: Processor, now: datetime, tiers: TierTable =
         with transaction(engine) as conn:
             org = load_organization(conn, org_id, lock=True)
             _expire_grants(conn, org, now, report)
+            if org.auto_recharge.enabled:
+                recharge.append(org_id)
+    for org_id in recharge:
+        if payments.auto_recharge(engine, processor, now, org_id, once_per_instant=True) is not None:
+            report.add("auto_recharges")
+    for org_id in org_ids:
+        with transaction(engine) as conn:
+            org = load_organization(conn, org_id, lock=True)
             _limits(conn, org, now, report)
             _tier(conn, org, now, tiers, report)
             if org.billing_mode == BillingMode.INVOICED:
                 _issue_invoices(conn, org, now, report)
                 _age_invoices(conn, load_organization(conn, org_id), now, report)
-            if org.auto_recharge.enabled:
-                recharge.append(org_id)
-    for org_id in recharge:
-        if payments.auto_recharge(engine, processor, now, org_id) is not None:
-            report.add("auto_recharges")
     return report

@@ -127,14 +127,14 @@ def translate_errors() -> Iterator[None]:
             raise StoreError(f"database is busy: {text}") from e
         if "append-only" in text:
             raise StoreError(f"refused: {text}") from e
-        raise StoreError(f"database error: {text}") from e
+        raise StoreError(f"database error: {text}", "db") from e
     except exc.DBAPIError as e:
         text = _first_line(str(e.orig))
         if "append-only" in text:
             raise StoreError(f"refused: {text}") from e
-        raise StoreError(f"database error: {text}") from e
+        raise StoreError(f"database error: {text}", "db") from e
     except exc.SQLAlchemyError as e:
-        raise StoreError(f"database error: {_first_line(str(e))}") from e
+        raise StoreError(f"database error: {_first_line(str(e))}", "db") from e
 
 
 def _first_line(text: str) -> str:

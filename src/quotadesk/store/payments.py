@@ -9,8 +9,13 @@ organization's lock). Every charge has three steps:
 3. in a second transaction: mark the payment succeeded or failed and write what follows
    (a grant and its ledger postings, or a notice and the card's new status).
 
-A process that dies between 1 and 3 leaves a pending payment; ``resume_pending`` (run by the
-month close) charges again with the same idempotency key, so the card is charged once.
+A process that dies between 1 and 3 leaves a pending payment; ``resume_pending`` (run first by
+every ``tick``, and by ``Books.recover`` when a service starts) charges again with the same
+idempotency key, so the card is charged once, and settles it: credited once, or failed. It
+takes every pending payment whatever ``now`` it is told (``billing.recharge.recovery_due``): a
+tick at the very time of the crash, or earlier, still finishes it, so no credit arrives a tick
+late. ``QUOTADESK_TEST_PAUSE_AFTER`` (``store.testhook``) stops a process between the steps for
+the kill -9 tests; it does nothing unless set.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy import Connection, Engine, case, func, insert, select, update
 from quotadesk.billing.grants import spendable_balance
 from quotadesk.billing.model import (
     CreditGrant,
+    FailureCode,
     GrantKind,
     InvoiceStatus,
     NoticeKind,
@@ -31,7 +37,14 @@ from quotadesk.billing.model import (
     PaymentPurpose,
     PaymentStatus,
 )
-from quotadesk.billing.recharge import apply_charge_result, decide_recharge, default_card, start_charge
+from quotadesk.billing.recharge import (
+    apply_charge_result,
+    decide_recharge,
+    default_card,
+    recovery_due,
+    settle_time,
+    start_charge,
+)
 from quotadesk.errors import InputError, NotFoundError
 from quotadesk.store import ledger
 from quotadesk.store.access import SYSTEM, Actor, audit, check
@@ -40,6 +53,7 @@ from quotadesk.store.errors import PaymentError
 from quotadesk.store.processor import ChargeResult, Processor
 from quotadesk.store.schema import credit_grants, gateway_leases, holds, invoices, payment_methods, payments
 from quotadesk.store.snapshot import load_organization, org_row, payment_record
+from quotadesk.store.testhook import pause_after
 from quotadesk.store.values import add_notice, amount_nanos, aware, new_id
 
 CARD_STATUS_AFTER_FAILURE = {
@@ -263,7 +277,9 @@ def finish_charge(conn: Connection, pay_id: str, result: ChargeResult, now: date
 
 
 def _run(engine: Engine, processor: Processor, pay_id: str, org_id: str, now: datetime) -> Payment:
+    pause_after("charge_pending")
     result = _charge(engine, processor, pay_id, now)
+    pause_after("charge_made")
     with transaction(engine) as conn:
         org_row(conn, org_id, lock=True)
         return _finish(conn, pay_id, result, now)
@@ -320,16 +336,19 @@ def open_holds(conn: Connection, org_id: str, now: datetime) -> int:
     return int(value or 0) + int(leased or 0)
 
 
-def auto_recharge(engine: Engine, processor: Processor, now: datetime, org_id: str) -> Payment | None:
+def auto_recharge(
+    engine: Engine, processor: Processor, now: datetime, org_id: str, *, once_per_instant: bool = False
+) -> Payment | None:
     """Run the rulebook's auto-recharge decision and, when due, the charge. Returns the
-    finished payment, or None when no charge was due (a ``no_valid_card`` notice may be written)."""
+    finished payment, or None when no charge was due (a ``no_valid_card`` notice may be written).
+    ``once_per_instant`` is the tick's guard (``recharge.decide_recharge``)."""
     now = aware(now)
     with transaction(engine) as conn:
         org = load_organization(conn, org_id, lock=True)
         if not org.auto_recharge.enabled:
             return None
         balance = spendable_balance(org.credit_grants, now) - open_holds(conn, org_id, now)
-        decision = decide_recharge(org, now, balance=max(balance, 0))
+        decision = decide_recharge(org, now, balance=max(balance, 0), once_per_instant=once_per_instant)
         if decision.notice is not None:
             add_notice(
                 conn,
@@ -378,15 +397,31 @@ def pay_invoice(
     return _run(engine, processor, pay_id, org_id, now)
 
 
-def resume_pending(
-    engine: Engine, processor: Processor, now: datetime, *, older_than: datetime
-) -> list[Payment]:
-    """Finish charges left pending by a crash (started before ``older_than``), charging again
-    with the same idempotency key so the processor charges each at most once."""
+def resume_pending(engine: Engine, processor: Processor, now: datetime) -> list[Payment]:
+    """Finish every charge left pending by a crash (see the module docstring), oldest first.
+
+    The charge is asked again with its original idempotency key and settled at
+    ``billing.recharge.settle_time`` (``now``, never before the charge began). A processor that
+    refuses outright (``PaymentError``: the card's token is gone) fails the payment with its
+    code, so nothing stays pending for ever. Returns the finished payments.
+    """
+    now = aware(now)
     with transaction(engine) as conn:
         rows = conn.execute(
-            select(payments.c.id, payments.c.org_id).where(
-                payments.c.status == PaymentStatus.PENDING.value, payments.c.at < older_than
-            )
+            select(payments).where(payments.c.status == PaymentStatus.PENDING.value).order_by(payments.c.at)
         ).all()
-    return [_run(engine, processor, pid, oid, aware(now)) for pid, oid in rows]
+    done: list[Payment] = []
+    for row in rows:
+        pending = payment_record(row._mapping)
+        if not recovery_due(pending):
+            continue
+        when = settle_time(pending, now)
+        try:
+            result = _charge(engine, processor, pending.id, when)
+        except PaymentError as exc:
+            code = exc.code if exc.code in set(FailureCode) else FailureCode.PROCESSING_ERROR
+            result = ChargeResult(False, f"refused:{code}", str(code))
+        with transaction(engine) as conn:
+            org_row(conn, row.org_id, lock=True)
+            done.append(_finish(conn, pending.id, result, when))
+    return done

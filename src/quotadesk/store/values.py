@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from quotadesk.billing.limits import in_clock_range
 from quotadesk.errors import InputError
 from quotadesk.money import MoneyError, nanos
 from quotadesk.store.schema import notices
@@ -41,12 +42,18 @@ def optional_amount(value: object, field: str) -> int | None:
 
 
 def aware(value: object, field: str = "now") -> datetime:
-    """A timezone-aware datetime, in UTC; anything else is refused naming ``field``."""
+    """A timezone-aware datetime, in UTC, within the books' clock (``billing.limits.LATEST``);
+    anything else is refused naming ``field``."""
     if not isinstance(value, datetime):
         raise InputError(f"expected a datetime, got {type(value).__name__}", field)
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError(f"naive datetime {value.isoformat()}: give a timezone (UTC)", field)
-    return value.astimezone(UTC)
+    try:
+        return in_clock_range(value.astimezone(UTC), field)
+    except OverflowError as exc:  # year 1 or 9999 moved out of the calendar by its offset
+        raise InputError(f"{value.isoformat()} is outside the supported range", field) from exc
+    except ValueError as exc:
+        raise InputError(str(exc).removeprefix(f"{field}: "), field) from exc
 
 
 def add_notice(

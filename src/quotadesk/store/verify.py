@@ -7,24 +7,34 @@ ledger a ledger. Findings are values, not exceptions: one run lists every proble
 Checks: every transaction has at least two postings that sum to zero; every cached account
 balance equals the sum of its postings; every grant's ``remaining`` equals its account's
 balance; every usage transaction's spend postings equal the cost of its events; every event
-that cost something is attached to a transaction; every settled hold has its event.
+that cost something is attached to a transaction; every settled hold has its event; no
+payment is still ``pending`` more than ``billing.recharge.PENDING_GRACE`` after it began
+(``stale_pending_payment``: a crash nobody recovered; the next ``books tick`` finishes it).
+"Now" for that last check is the ``now`` given (``books verify --now``, default the wall
+clock), else the newest time the books recorded, so the library never reads a clock.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import Engine, and_, func, literal, or_, select
+from sqlalchemy import Connection, Engine, and_, func, literal, or_, select
 
+from quotadesk.billing.recharge import PENDING_GRACE, stale_pending
 from quotadesk.store.db import transaction
 from quotadesk.store.schema import (
+    audit_log,
     credit_grants,
     holds,
     ledger_accounts,
     ledger_postings,
     ledger_transactions,
+    payments,
     usage_events,
 )
+from quotadesk.store.snapshot import payment_record
+from quotadesk.store.values import aware
 
 _LIMIT = 50
 
@@ -57,8 +67,34 @@ class VerifyReport:
         }
 
 
-def verify(engine: Engine) -> VerifyReport:
-    """Check the books at ``engine``; read-only."""
+def _latest(conn: Connection) -> datetime | None:
+    """The newest time the books recorded (audit log, payments): their own idea of "now"."""
+    times = [conn.execute(select(func.max(c))).scalar() for c in (audit_log.c.at, payments.c.at)]
+    known = [aware(t) for t in times if t is not None]
+    return max(known) if known else None
+
+
+def _stale_payments(conn: Connection, now: datetime | None) -> list[Finding]:
+    rows = conn.execute(select(payments).where(payments.c.status == "pending")).all()
+    if not rows:
+        return []
+    reference = aware(now) if now is not None else _latest(conn)
+    if reference is None:
+        return []
+    stale = stale_pending([payment_record(r._mapping) for r in rows], reference)
+    return [
+        Finding(
+            "stale_pending_payment",
+            f"payment {p.id} ({p.purpose}) has been pending since {p.at.isoformat()}, more than "
+            f"{PENDING_GRACE} before {reference.isoformat()}: a crash left it; `books tick` finishes it",
+            {"payment": p.id, "since": p.at.isoformat(), "amount": str(p.amount)},
+        )
+        for p in stale[:_LIMIT]
+    ]
+
+
+def verify(engine: Engine, now: datetime | None = None) -> VerifyReport:
+    """Check the books at ``engine``; read-only. ``now`` dates the stale-pending check."""
     found: list[Finding] = []
     p, a, t, e = ledger_postings, ledger_accounts, ledger_transactions, usage_events
     with transaction(engine) as conn:
@@ -166,4 +202,5 @@ def verify(engine: Engine) -> VerifyReport:
                     {"hold": hid},
                 )
             )
+        found += _stale_payments(conn, now)
     return VerifyReport(tuple(found), counts)

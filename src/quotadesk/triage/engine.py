@@ -13,6 +13,7 @@ from typing import Any
 
 from quotadesk import settings
 from quotadesk.billing.pricing import PriceTable
+from quotadesk.billing.secrets import redact_json
 from quotadesk.triage import bundle as bundle_mod
 from quotadesk.triage import statuspage
 from quotadesk.triage.bundle import Bundle, StatusIncident
@@ -23,7 +24,6 @@ from quotadesk.triage.quotes import amounts_written, error_quote
 from quotadesk.triage.replay import replay
 from quotadesk.triage.replies import cite, compose
 from quotadesk.triage.safety import guard
-from quotadesk.triage.secrets import redact_json
 from quotadesk.triage.timeparse import mentions_when
 from quotadesk.triage.tree import Diagnosis, diagnose
 from quotadesk.triage.wording import Wording

@@ -25,9 +25,9 @@ from typing import Any, Protocol
 from quotadesk import settings
 from quotadesk.billing.decision import Rule
 from quotadesk.billing.dialects import Interpretation, interpret
+from quotadesk.billing.secrets import SecretHit, find_secrets, redact
 from quotadesk.errors import InputError
 from quotadesk.triage import intent as it
-from quotadesk.triage.secrets import SecretHit, find_secrets, redact
 from quotadesk.triage.timeparse import TimeMention, find_times
 from quotadesk.triage.typos import normalise
 

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from quotadesk import settings
 from quotadesk.billing.pricing import DEFAULT_TABLE, PriceTable
-from quotadesk.errors import InputError
+from quotadesk.errors import InputError, UsageFileError
 from quotadesk.usage.records import OUTPUT_COLUMNS, UsageData
 
 COLUMNS = (
@@ -410,8 +410,12 @@ class UsageLog:
                     counts[(str(key_id), str(env or ""))] = int(n)
         else:
             for p in self.files(org):
-                t = pq.read_table(p, columns=["key_id", "environment"], read_dictionary=["key_id", "environment"])
-                grouped = t.group_by(["key_id", "environment"], use_threads=False).aggregate([([], "count_all")])
+                t = pq.read_table(
+                    p, columns=["key_id", "environment"], read_dictionary=["key_id", "environment"]
+                )
+                grouped = t.group_by(["key_id", "environment"], use_threads=False).aggregate(
+                    [([], "count_all")]
+                )
                 for row in grouped.to_pylist():
                     pair = (str(row["key_id"]), str(row["environment"] or ""))
                     counts[pair] = counts.get(pair, 0) + int(row["count_all"])
@@ -578,9 +582,53 @@ def _write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+_MOVE_RE = re.compile(
+    r"^(?P<folder>(?:_[a-z_]+/)?org=(?P<org>[^/]+)/month=\d{4}-\d{2})/\.part-(?P<batch>[A-Za-z0-9_\-]+)\.parquet\.tmp$"
+)
+
+
+def _journal_moves(journal: Path, root: Path) -> list[tuple[str, str]]:
+    """The renames a journal lists, checked; a journal that is not one is ``UsageFileError``.
+
+    A journal is what this module wrote: a JSON list of ``[tmp, final]`` pairs, relative to the
+    log's root, each a hidden ``.part-….parquet.tmp`` of this org and the ``part-….parquet``
+    beside it. Anything else (truncated, not UTF-8, another shape, a path out of the org's
+    folder) is refused with the file named, before anything is renamed: rolling it forward
+    could move files it does not own, and dropping it could lose a batch that was promised.
+    """
+    org_folder = journal.parent.name
+    where = os.path.relpath(journal, root)
+    try:
+        moves = json.loads(journal.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UsageFileError(f"corrupt journal, not readable JSON ({exc}); {_JOURNAL_FIX}", where) from exc
+    if not isinstance(moves, list) or not moves:
+        raise UsageFileError(f"corrupt journal: expected a list of renames; {_JOURNAL_FIX}", where)
+    out: list[tuple[str, str]] = []
+    for i, move in enumerate(moves):
+        ok = isinstance(move, list) and len(move) == 2 and all(isinstance(x, str) for x in move)
+        m = _MOVE_RE.match(move[0]) if ok else None
+        if (
+            m is None
+            or f"org={m['org']}" != org_folder
+            or move[1] != f"{m['folder']}/part-{m['batch']}.parquet"
+        ):
+            raise UsageFileError(
+                f"corrupt journal: entry {i} is not a rename of this org's batch; {_JOURNAL_FIX}", where
+            )
+        out.append((move[0], move[1]))
+    return out
+
+
+_JOURNAL_FIX = (
+    "nothing was renamed; the org's log is refused until the journal is checked and moved away "
+    "(the other orgs are read as usual)"
+)
+
+
 def _roll_forward(journal: Path, root: Path) -> None:
     """Rename every temporary file the journal lists (relative to ``root``) into place, then drop it."""
-    moves = json.loads(journal.read_text())
+    moves = _journal_moves(journal, root)
     folders: set[Path] = set()
     for tmp, final in moves:
         if (root / tmp).exists():

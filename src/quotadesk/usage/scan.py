@@ -34,7 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from quotadesk.errors import InputError
+from quotadesk.errors import InputError, UsageFileError
 from quotadesk.usage.detectors import ANOMALIES, DEFAULT_MIN_IMPACT_NANOS, analyse
 from quotadesk.usage.findings import Finding, RootCause, rank_key
 from quotadesk.usage.periods import Period
@@ -86,7 +86,7 @@ def scan(
         raise InputError("must be at least 1", "jobs")
     log = UsageLog(root)
     names = targets(log, orgs)
-    order = sorted(names, key=lambda o: -sum(p.stat().st_size for p in log.files(o)))
+    order = sorted(names, key=lambda o: -_size(log, o))
     results: dict[str, OrgScan] = {}
 
     def keep(result: OrgScan) -> None:
@@ -116,6 +116,15 @@ def scan(
                 except BrokenProcessPool as exc:  # a worker died (killed, out of memory): say so per org
                     keep(OrgScan(futures[future], 0, 0, error=f"the worker process died: {exc}"))
     return [results[o] for o in sorted(results)]
+
+
+def _size(log: Any, org: str) -> int:
+    """Bytes of the org's files, to start the biggest first; an org whose log cannot be read
+    (a corrupt journal) counts 0 here and fails on its own in ``scan_org``."""
+    try:
+        return sum(p.stat().st_size for p in log.files(org))
+    except (UsageFileError, OSError):
+        return 0
 
 
 def targets(log: Any, orgs: Sequence[str] | None) -> list[str]:

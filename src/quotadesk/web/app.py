@@ -101,7 +101,11 @@ def create_app(
     desk: Desk, *, max_body_bytes: int | None = None, connectors: Connectors | None = None
 ) -> FastAPI:
     """The app; ``connectors`` (default: from settings) receive the webhooks, and their background
-    work (pollers, the outbox) runs while the app is up and stops with it."""
+    work (pollers, the outbox) runs while the app is up and stops with it. Every log line is
+    redacted from here on (``logredact``)."""
+    from quotadesk import logredact
+
+    logredact.install()
     if connectors is None:
         from quotadesk.connectors.runtime import Connectors
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from quotadesk.billing.secrets import redact
 from quotadesk.errors import QuotadeskError
-from quotadesk.triage.secrets import redact
 
 log = logging.getLogger("quotadesk.web")
 

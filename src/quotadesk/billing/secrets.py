@@ -1,4 +1,9 @@
-"""Full API keys pasted into tickets: find them, and redact them before anything is printed.
+"""Full API keys and other secrets: find them, and redact them before anything is printed.
+
+The one redaction rule of the project: triage, ``explain-error`` (``billing.reading``), the
+HTTP error envelope, the CLI's error line and the log filter all call ``redact`` here, so a
+key shape taught once is hidden everywhere. It lives in the pure core because
+``billing.reading`` needs it and may import nothing else.
 
 Customers paste keys to "help us test": in prose, in a curl command, in an ``.env`` line, in
 JSON or in a stack trace. The contract says a full key never appears in any output field, so
@@ -8,7 +13,9 @@ Two families of patterns:
 
 - *prefixed* keys whose shape alone says "secret" (OpenAI ``sk-``/``sk-proj-``/``sk-svcacct-``,
   Anthropic ``sk-ant-api03-``, OpenRouter ``sk-or-v1-``, Google ``AIza``, Groq ``gsk_``, xAI
-  ``xai-``, GitHub ``ghp_``, AWS ``AKIA``, Hugging Face ``hf_``, Stripe ``sk_live_``);
+  ``xai-``, GitHub ``ghp_``, AWS ``AKIA``, Hugging Face ``hf_``, Stripe ``sk_live_`` and webhook
+  signing secrets ``whsec_``; quotadesk's own key secrets ``sk-qd-`` (an ``sk-`` key), staff
+  tokens ``qds_`` and customer tokens ``qdc_``);
 - *generic* secrets: a long high-variety token right after ``key``/``token``/``secret``/
   ``Bearer``/``password`` (Together, Mistral, Cohere and every key without a prefix).
 
@@ -50,6 +57,9 @@ _PREFIXED: tuple[tuple[str, str], ...] = (
     ("stripe", _B + r"((?:sk|rk)_(?:live|test)_)[A-Za-z0-9]{20,}" + _E),
     ("aws", _B + r"((?:AKIA|ASIA))[0-9A-Z]{16}" + _E),
     ("slack", _B + r"(xox[abprs]-)[A-Za-z0-9\-]{20,}" + _E),
+    ("stripe_webhook", _B + r"(whsec_)[A-Za-z0-9+/=]{20,}" + _E),
+    ("quotadesk_staff", _B + r"(qds_)[A-Za-z0-9_\-]{20,}" + _E),
+    ("quotadesk_customer", _B + r"(qdc_)[A-Za-z0-9_\-]{20,}" + _E),
 )
 _PREFIXED_RE = tuple((kind, re.compile(p)) for kind, p in _PREFIXED)
 
@@ -71,7 +81,8 @@ _ID_PREFIX_RE = re.compile(
 # A line-wrapped key: the next line starts with the rest of it (letters and digits, no spaces).
 _WRAP_RE = re.compile(r"\r?\n[ \t>]*([A-Za-z0-9_\-]{6,})(?![A-Za-z0-9_\-.]*[A-Za-z0-9])")
 _QUICK_RE = re.compile(
-    r"sk-|AIza|gsk_|xai-|gh[pousr]_|github_pat_|hf_|sk_|rk_|AKIA|ASIA|xox|key|token|secret|bearer|pass|pwd|auth",
+    r"sk-|AIza|gsk_|xai-|gh[pousr]_|github_pat_|hf_|sk_|rk_|AKIA|ASIA|xox|whsec_|qd[sc]_|key|token|secret"
+    r"|bearer|pass|pwd|auth",
     re.I,
 )
 
@@ -185,6 +196,11 @@ def redact(text: str) -> tuple[str, int]:
         pos = h.end
     out.append(text[pos:])
     return "".join(out), len(hits)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every full key redacted: for messages, log lines and output fields."""
+    return redact(text)[0]
 
 
 def redact_json(obj: Any) -> tuple[Any, int]:
