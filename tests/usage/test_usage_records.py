@@ -223,7 +223,7 @@ def test_a_line_that_is_not_json(tmp_path: Path) -> None:
     lines = [json.dumps(row(i)) for i in range(60)]
     lines[56] = '{"ts": "2026-10-01T00:00:00Z", "model": '
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(UsageFileError, match=r"^records_file line 57: not JSON"):
+    with pytest.raises(UsageFileError, match=r"^records_file line 57: not valid JSON"):
         load_usage(None, path)
 
 

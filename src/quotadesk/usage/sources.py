@@ -108,7 +108,7 @@ class FileSource:
                 try:
                     obj = parse.json_doc(line, where)
                 except parse.ParseError as exc:
-                    raise UsageFileError(f"not JSON ({exc.message})", where) from exc
+                    raise UsageFileError(exc.message, where) from exc
                 if not isinstance(obj, dict):
                     raise UsageFileError(f"expected a JSON object, got {type(obj).__name__}", where)
                 row = {n: as_text(obj.get(n), f"{where}.{n}", strict=False) for n in engine.COLUMNS}
