@@ -6,7 +6,6 @@ message on stderr naming the field and exit 2, with nothing on stdout.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -14,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from quotadesk.errors import QuotadeskError
+from quotadesk.parse import clean_text, dumps
 
 T = TypeVar("T")
 
@@ -33,12 +33,13 @@ def guard(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except (QuotadeskError, MoneyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(clean_text(f"error: {exc}"), err=True)
         raise typer.Exit(2) from exc
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON on stdout, always valid UTF-8 (``quotadesk.parse.dumps``: lone surrogates replaced)."""
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def sub_app(name: str, help: str) -> typer.Typer:
