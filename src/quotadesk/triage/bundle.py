@@ -140,6 +140,15 @@ def _enum(cls: type[Any], value: Any, where: str) -> Any:
         raise BundleError(f"unknown value {value!r} (expected one of: {allowed})", where) from exc
 
 
+def _tier(value: Any, where: str) -> str:
+    """A tier the rulebook knows (``billing.tiers.DEFAULT_TIERS``); found by the fuzzer (tests/fuzz/corpus)."""
+    from quotadesk.billing.tiers import DEFAULT_TIERS
+
+    if value not in DEFAULT_TIERS.names:
+        raise BundleError(f"unknown tier {clean_text(str(value))[:40]!r} (expected one of: {', '.join(DEFAULT_TIERS.names)})", where)
+    return str(value)
+
+
 def _account(a: JSON) -> m.Organization:
     p = "$.account"
     tier_raw = a.get("tier") or {}
@@ -179,7 +188,7 @@ def _account(a: JSON) -> m.Organization:
             for i, n in enumerate(a.get("notices") or [])
         ),
         tier=m.TierState(
-            current=tier_raw.get("current", "free"),
+            current=_tier(tier_raw.get("current", "free"), f"{p}.tier.current"),
             since=_dt(tier_raw.get("since"), f"{p}.tier.since", required=False),
             pending=pending,
         ),
