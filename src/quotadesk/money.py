@@ -9,7 +9,9 @@ given where money is expected is an error, not a silent rounding.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from quotadesk.parse import ParseError, money
 
 NANOS_PER_DOLLAR = 1_000_000_000
 ZERO = Decimal(0)
@@ -17,47 +19,17 @@ CENT = Decimal("0.01")
 NANO = Decimal("0.000000001")
 
 
-class MoneyError(ValueError):
-    """A value that cannot be money: a float, NaN, infinity, junk, or too many decimals."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}" if field else message)
+MoneyError = ParseError
+"""A value that cannot be money (``quotadesk.parse``: a float, NaN, exponent, junk, too many digits)."""
 
 
 def dollars(value: object, field: str | None = None, *, allow_negative: bool = True) -> Decimal:
-    """Parse US dollars from a decimal string, an int or a Decimal.
+    """Parse US dollars by the one money rule (``quotadesk.parse.money``).
 
     A float is refused on purpose: ``0.1`` has no exact binary form, and money that was a
     float once has already lost cents somewhere.
     """
-    if isinstance(value, (bool, float)):
-        raise MoneyError(f"expected a decimal string, got a {type(value).__name__} ({value!r})", field)
-    if isinstance(value, Decimal):
-        d = value
-    elif isinstance(value, int):
-        d = Decimal(value)
-    elif isinstance(value, str):
-        text = value.strip().replace("_", "")
-        if text.startswith("$"):
-            text = text[1:]
-        elif text.startswith("-$"):
-            text = "-" + text[2:]
-        if not text or any(c not in "0123456789.-+" for c in text):
-            raise MoneyError(f"not a decimal amount: {value!r}", field)
-        try:
-            d = Decimal(text)
-        except InvalidOperation as exc:
-            raise MoneyError(f"not a decimal amount: {value!r}", field) from exc
-    else:
-        raise MoneyError(f"expected a decimal string, got {type(value).__name__}", field)
-    if not d.is_finite():
-        raise MoneyError(f"not a finite amount: {value!r}", field)
-    if not allow_negative and d < 0:
-        raise MoneyError(f"must not be negative: {value!r}", field)
-    if d != d.quantize(NANO, rounding=ROUND_HALF_EVEN):
-        raise MoneyError(f"finer than a nano-dollar: {value!r}", field)
-    return d
+    return money(value, field, negative=allow_negative)
 
 
 def to_nanos(amount: Decimal) -> int:

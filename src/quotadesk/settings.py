@@ -61,6 +61,12 @@ SETTINGS: dict[str, Setting] = {
             " runbook's wording.",
         ),
         Setting(
+            "bundle_extra_root",
+            "",
+            "One folder outside a case bundle's own that its usage.records_file may point into; empty:"
+            " only the bundle's folder.",
+        ),
+        Setting(
             "max_body_bytes",
             "1048576",
             "Largest request body the desk service accepts (bytes); larger is 413.",

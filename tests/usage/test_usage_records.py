@@ -137,12 +137,17 @@ def test_prices_finer_than_a_nano_per_token_are_exact() -> None:
 def test_cost_text_is_read_exactly() -> None:
     rows = [
         row(0, cost="0.1234567890"),  # a trailing zero past the nano-dollar is still exact
-        row(1, cost="-0.25"),  # an adjustment
         row(2, cost="12"),
         row(3, cost="999999999.999999999"),
     ]
     data = load_usage(rows, None)
-    assert data.total_nanos == 123_456_789 - 250_000_000 + 12_000_000_000 + 999_999_999_999_999_999
+    assert data.total_nanos == 123_456_789 + 12_000_000_000 + 999_999_999_999_999_999
+
+
+def test_negative_cost_is_refused() -> None:
+    """A usage row costs nothing or more; an adjustment is a credit grant, not usage (parse.money)."""
+    with pytest.raises(UsageFileError, match=r"^usage.records\[1\].cost: must not be negative"):
+        load_usage([row(0, cost="1"), row(1, cost="-0.25")], None)
 
 
 def test_no_records_is_an_empty_log() -> None:
@@ -218,7 +223,7 @@ def test_a_line_that_is_not_json(tmp_path: Path) -> None:
     lines = [json.dumps(row(i)) for i in range(60)]
     lines[56] = '{"ts": "2026-10-01T00:00:00Z", "model": '
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(UsageFileError, match=r"^records_file line 57: not JSON"):
+    with pytest.raises(UsageFileError, match=r"^records_file line 57: not valid JSON"):
         load_usage(None, path)
 
 

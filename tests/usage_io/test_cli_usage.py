@@ -131,7 +131,7 @@ BAD_INPUTS = [
         _openai_usage(_set(["data", 0, "results", 1, "num_model_requests"], "many")),
         "data[0].results[1].num_model_requests: not an integer",
     ),
-    ("openai-usage", "u.json", '{"object": "page", "data": [', "u.json line 1: not JSON"),
+    ("openai-usage", "u.json", '{"object": "page", "data": [', "u.json line 1: not valid JSON"),
     (
         "openai-usage",
         "u.json",
@@ -175,7 +175,7 @@ BAD_INPUTS = [
         (FIX / "anthropic_usage.json")
         .read_text()
         .replace('"2025-10-02T00:00:00Z",\n      "results"', '"2025-10-02T00:00:00",\n      "results"'),
-        "data[0].ending_at: time has no UTC offset",
+        "data[0].ending_at: timestamp has no UTC offset",
     ),
     (
         "anthropic-cost",
@@ -219,7 +219,7 @@ BAD_INPUTS = [
         "contract",
         "u.csv",
         BAD_CSV_HEADER + "2026-10-01T00:00:00,r1,k,gpt-4o,1,1,0,1,200,,,\n",
-        "u.csv line 2 ts: time has no UTC offset",
+        "u.csv line 2 ts: timestamp has no UTC offset",
     ),
     (
         "contract",
@@ -244,7 +244,7 @@ BAD_INPUTS = [
         "contract",
         "u.jsonl",
         '{"ts": "2026-10-01T00:00:00Z", "model": "gpt-4o"}\n\n{"ts": "2026-10-01T00:00:01Z", "model": "gpt-4o"\n',
-        "u.jsonl line 3: not JSON",
+        "u.jsonl line 3: not valid JSON",
     ),
     (
         "contract",

@@ -286,7 +286,7 @@ CLEAN = """ts,request_id,key_id,model,input_tokens,output_tokens,cached_tokens,r
 2026-09-03T10:00:05Z,req_2,key_prod,gpt-4o,1000,200,500,1,200,0.004625,fp2,203.0.113.7
 2026-09-03T10:00:06Z,req_3,key_prod,gpt-4o,1000,200,0,1,429,,fp3,203.0.113.7
 2026-10-01T00:00:00+00:00,req_4,key_ci,gpt-4o-mini,100,10,0,3,200,,,
-2026-10-01T00:00:00+00:00,req_5,key_ci,claude-3-5-sonnet-20241022,100,10,7,3,200,-0.5,,
+2026-10-01T00:00:00+00:00,req_5,key_ci,claude-3-5-sonnet-20241022,100,10,7,3,200,0.5,,
 """
 
 

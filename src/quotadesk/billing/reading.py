@@ -86,18 +86,22 @@ class _Fields:
 
 
 _MAX_BODY = 200_000
+MAX_JSON_DEPTH = 64
+"""As ``quotadesk.parse.MAX_JSON_DEPTH`` (the pure core imports nothing outside it)."""
 
 
 def _load(text: str) -> tuple[Any, str | None]:
     """Parse JSON (or a Python dict repr, as SDKs print) from ``text``; never raises."""
     stripped = text.strip()
     if stripped[:1] in "{[":
+        if depth_hint(stripped) > MAX_JSON_DEPTH:  # the parsers recurse: refuse before, read as text
+            return None, f"nested deeper than {MAX_JSON_DEPTH} levels; read as text"
         try:
             return json.loads(stripped), None
         except json.JSONDecodeError as exc:
             error = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); read as text"
         try:
-            value = ast.literal_eval(stripped)
+            value = _literal(stripped)
             if isinstance(value, dict | list):
                 return value, None
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -106,7 +110,9 @@ def _load(text: str) -> tuple[Any, str | None]:
     start = stripped.find("{")
     if start > 0:  # a prefix such as "Error code: 429 - {...}" around the body
         inner = stripped[start : stripped.rfind("}") + 1]
-        for attempt in (json.loads, ast.literal_eval):
+        if depth_hint(inner) > MAX_JSON_DEPTH:
+            return None, None
+        for attempt in (json.loads, _literal):
             try:
                 value = attempt(inner)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -114,6 +120,25 @@ def _load(text: str) -> tuple[Any, str | None]:
             if isinstance(value, dict):
                 return value, None
     return None, None
+
+
+def _literal(text: str) -> Any:
+    """A Python literal (an SDK's dict repr), refused past the JSON depth limit before parsing."""
+    if text.count("{") + text.count("[") > 10_000 or depth_hint(text) > MAX_JSON_DEPTH:
+        raise ValueError("too deep")
+    return ast.literal_eval(text)
+
+
+def depth_hint(text: str) -> int:
+    """The deepest bracket nesting of ``text``, ignoring quotes (an upper bound, cheap)."""
+    level = deepest = 0
+    for ch in text:
+        if ch in "{[(":
+            level += 1
+            deepest = max(deepest, level)
+        elif ch in "}])":
+            level -= 1
+    return deepest
 
 
 def _s(value: object) -> str | None:

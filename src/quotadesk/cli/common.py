@@ -6,7 +6,6 @@ message on stderr naming the field and exit 2, with nothing on stdout.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ import typer
 
 from quotadesk.cli.errors import PROJECT_ERRORS, QuotadeskGroup, fail, project_error
 from quotadesk.errors import InputError
+from quotadesk.parse import dumps
 
 T = TypeVar("T")
 
@@ -62,7 +62,8 @@ def parse_time(text: str, field: str = "--now") -> datetime:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON on stdout, always valid UTF-8 (``quotadesk.parse.dumps``: lone surrogates replaced)."""
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def sub_app(name: str, help: str) -> typer.Typer:

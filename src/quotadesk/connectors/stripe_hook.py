@@ -29,6 +29,7 @@ from quotadesk.connectors.stripe_events import (
 from quotadesk.connectors.tickets import Received
 from quotadesk.desk.service import Desk
 from quotadesk.errors import InputError
+from quotadesk.parse import ParseError, json_doc
 from quotadesk.store.db import atomic, transaction
 from quotadesk.store.errors import ConflictError
 from quotadesk.store.snapshot import org_row
@@ -39,9 +40,9 @@ SERVICE = "stripe"
 
 def parse_event(body: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError("the body is not JSON", "body") from exc
+        event = json_doc(body, "body")
+    except ParseError as exc:
+        raise InputError(f"the body is not JSON: {exc.message}", "body") from exc
     if not isinstance(event, dict):
         raise InputError("expected a Stripe event object", "body")
     if not isinstance(event.get("id"), str) or not event["id"].strip() or len(event["id"]) > 200:

@@ -34,6 +34,7 @@ from quotadesk.connectors.outbound import OutboundError
 from quotadesk.connectors.outbox import Item, enqueue_once
 from quotadesk.desk.service import Desk
 from quotadesk.errors import InputError
+from quotadesk.parse import ParseError, json_doc
 from quotadesk.store.access import Actor, Role
 from quotadesk.store.db import transaction
 from quotadesk.store.errors import ConflictError
@@ -97,9 +98,9 @@ def _ticket(inbound: Inbound, now: datetime) -> dict[str, Any]:
 def receive(desk: Desk, setup: DeskSetup, body: bytes, delivery_id: str | None) -> Received:
     """Apply one verified delivery of ``setup.name`` (see the module docstring)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError("the body is not JSON", "body") from exc
+        payload = json_doc(body, "body")
+    except ParseError as exc:
+        raise InputError(f"the body is not JSON: {exc.message}", "body") from exc
     if not isinstance(payload, Mapping):
         raise InputError("expected a JSON object", "body")
     try:

@@ -21,6 +21,8 @@ from typing import Any
 from quotadesk.billing import model as m
 from quotadesk.errors import BundleError
 from quotadesk.money import MoneyError, nanos
+from quotadesk.parse import ParseError, clean_text, json_doc, read_bytes
+from quotadesk.parse import timestamp as parse_ts
 from quotadesk.triage.statuspage import StatusIncident, parse_page
 
 __all__ = ["Attachment", "Bundle", "StatusIncident", "Ticket", "load", "parse", "validate"]
@@ -103,18 +105,10 @@ def _dt(value: Any, where: str, *, required: bool = True) -> datetime | None:
         if required:
             raise BundleError("a timestamp is required", where)
         return None
-    if not isinstance(value, str):
-        raise BundleError(f"expected an RFC 3339 timestamp, got {type(value).__name__}", where)
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise BundleError(f"not an RFC 3339 timestamp: {value!r}", where) from exc
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise BundleError(f"timestamp has no UTC offset (naive): {value!r}", where)
-    return parsed
+        return parse_ts(value, where)
+    except ParseError as exc:
+        raise BundleError(exc.message, where) from exc
 
 
 def _req_dt(value: Any, where: str) -> datetime:
@@ -129,7 +123,7 @@ def _money(value: Any, where: str, *, optional: bool = False, negative: bool = F
     try:
         return nanos(value, where, allow_negative=negative)
     except MoneyError as exc:
-        raise BundleError(str(exc).split(": ", 1)[-1], where) from exc
+        raise BundleError(exc.message, where) from exc
 
 
 def _req_money(value: Any, where: str, *, negative: bool = False) -> int:
@@ -144,6 +138,15 @@ def _enum(cls: type[Any], value: Any, where: str) -> Any:
     except ValueError as exc:
         allowed = ", ".join(e.value for e in cls)
         raise BundleError(f"unknown value {value!r} (expected one of: {allowed})", where) from exc
+
+
+def _tier(value: Any, where: str) -> str:
+    """A tier the rulebook knows (``billing.tiers.DEFAULT_TIERS``); found by the fuzzer (tests/fuzz/corpus)."""
+    from quotadesk.billing.tiers import DEFAULT_TIERS
+
+    if value not in DEFAULT_TIERS.names:
+        raise BundleError(f"unknown tier {clean_text(str(value))[:40]!r} (expected one of: {', '.join(DEFAULT_TIERS.names)})", where)
+    return str(value)
 
 
 def _account(a: JSON) -> m.Organization:
@@ -185,7 +188,7 @@ def _account(a: JSON) -> m.Organization:
             for i, n in enumerate(a.get("notices") or [])
         ),
         tier=m.TierState(
-            current=tier_raw.get("current", "free"),
+            current=_tier(tier_raw.get("current", "free"), f"{p}.tier.current"),
             since=_dt(tier_raw.get("since"), f"{p}.tier.since", required=False),
             pending=pending,
         ),
@@ -312,10 +315,7 @@ def parse(doc: JSON, base_dir: Path | None = None) -> Bundle:
         if isinstance(usage.get("records"), list):
             records = usage["records"]
         if usage.get("records_file"):
-            rel = Path(usage["records_file"])
-            usage_file = rel if rel.is_absolute() else (base_dir or Path.cwd()) / rel
-            if not usage_file.is_file():
-                raise BundleError(f"records file not found: {usage_file}", "$.usage.records_file")
+            usage_file = confined(usage["records_file"], base_dir)
     return Bundle(
         as_of=as_of,
         ticket=ticket,
@@ -329,16 +329,45 @@ def parse(doc: JSON, base_dir: Path | None = None) -> Bundle:
     )
 
 
+def confined(name: Any, base_dir: Path | None) -> Path:
+    """``usage.records_file`` resolved inside the bundle's folder (or the setting ``bundle_extra_root``).
+
+    The contract says the path is relative to the bundle: an absolute path, a ``../`` that
+    climbs out, or a symlink pointing out of the folder would let a bundle read any file the
+    desk can. The check is on the resolved path, so every way out is refused the same way.
+    """
+    from quotadesk import settings
+
+    where = "$.usage.records_file"
+    if not isinstance(name, str):
+        raise BundleError("expected a path relative to the bundle", where)
+    root = (base_dir or Path.cwd()).resolve()
+    extra_name = settings.get("bundle_extra_root").strip()
+    try:
+        rel = Path(name)
+        real = (rel if rel.is_absolute() else root / rel).resolve()
+        roots = [root] + ([Path(extra_name).resolve()] if extra_name else [])
+        if not any(real == r or real.is_relative_to(r) for r in roots):
+            raise BundleError(
+                "the records file must be inside the bundle's folder (no absolute path, no '../',"
+                " no symlink out; setting bundle_extra_root allows one more folder)",
+                where,
+            )
+        if not real.is_file():
+            raise BundleError(f"records file not found: {clean_text(name)[:300]}", where)
+    except (OSError, ValueError, RuntimeError) as exc:  # a name too long, a NUL byte, a symlink loop
+        raise BundleError(f"cannot open the records file: {getattr(exc, 'strerror', None) or exc}", where) from exc
+    return real
+
+
 def load(path: Path) -> Bundle:
     """Read, validate and parse a bundle file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise BundleError(f"no such file: {path}", "bundle") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BundleError(f"cannot read {path}: {exc}", "bundle") from exc
+        raw = read_bytes(path, "bundle")
+    except ParseError as exc:
+        raise BundleError(exc.message, "bundle") from exc
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "$") from exc
+        doc = json_doc(raw, "$")
+    except ParseError as exc:
+        raise BundleError(exc.message, "$") from exc
     return parse(doc, path.parent)

@@ -2,32 +2,33 @@
 
 Each rule (``Check``) is an engine flag counted over all rows in one pass, and a Python
 test of one row's text used only when the count is not zero, to name the first row that
-breaks it. Keeping both side by side keeps them in step.
+breaks it. The rules are those of ``quotadesk.parse`` (the one parser of money, counts and
+timestamps): the engine runs its patterns and bounds, the Python side calls its functions,
+so a row is refused the same way here as by ``usage import``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from quotadesk import parse
 from quotadesk.errors import UsageFileError
+from quotadesk.parse import MAX_TOKENS, anchored
 from quotadesk.usage.engine import INT_COLUMNS, TEXT_COLUMNS
 from quotadesk.usage.sources import Source, field_of
 
-MAX_TOKENS = 10**12
-"""More tokens than this in one row is a corrupt value, not usage (and would overflow costs)."""
+__all__ = ["MAX_TOKENS", "Check", "check_columns", "normalize", "raise_located", "validate"]
 DEFAULTS = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "requests": 1, "status": 200}
 
-_TS_RE = r"^\s*\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)\s*$"
-_TS_NAIVE_RE = r"^\s*\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?\s*$"
-_INT_RE = r"^\s*[+-]?\d+\s*$"
-MAX_COST_DOLLARS = 10**9
+_TS_RE = anchored(parse.TS_PATTERN)
+_TS_NAIVE_RE = anchored(parse.NAIVE_TS_PATTERN)
+_INT_RE = anchored(parse.INT_PATTERN)
+_MONEY_RE = anchored(parse.MONEY_PATTERN)
+MAX_COST_DOLLARS = int(parse.MAX_DOLLARS)
 """A billion dollars in one row is a corrupt value (and would overflow nano-dollars)."""
-_FINER_RE = r"\.\d{9}\d*[1-9]\s*$"
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ def check_columns(schema: Any, source: Source) -> None:
         raise source.column_error("timestamps have no UTC offset (naive); write them in UTC", "ts")
     if "cost" in names and schema["cost"].is_floating():
         raise source.column_error("floating-point money is refused; write decimal strings of dollars", "cost")
-    if "cost" in names and schema["cost"].is_decimal() and (schema["cost"].scale or 0) > 9:
+    if "cost" in names and schema["cost"].is_decimal() and (schema["cost"].scale or 0) > parse.MONEY_SCALE:
         raise source.column_error("finer than a nano-dollar", "cost")
+    for name in INT_COLUMNS:
+        if name in names and schema[name].is_floating():
+            raise source.column_error("a floating-point column where integers are promised", name)
 
 
 def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
@@ -63,7 +67,8 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
 
     Two projections: the first computes each text column's trimmed value and its pattern
     matches once, as columns, so the second (casts, defaults, check flags) reads them
-    instead of evaluating the same regular expression several times per row.
+    instead of evaluating the same regular expression several times per row. The patterns
+    bound the digits, so every cast that follows is exact (no overflow to null, no exponent).
     """
     import ibis
 
@@ -83,24 +88,24 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
         prep["_ts"] = text("ts")
         prep["_ts_ok"] = prep["_ts"].re_search(_TS_RE)
         prep["_ts_naive"] = prep["_ts"].re_search(_TS_NAIVE_RE)
-    int_text = [
-        n for n in INT_COLUMNS if not (n in names and (schema[n].is_integer() or schema[n].is_floating()))
-    ]
+    int_text = [n for n in INT_COLUMNS if not (n in names and schema[n].is_integer())]
     for name in int_text:
         prep[f"_{name}"] = text(name)
         prep[f"_{name}_ok"] = prep[f"_{name}"].re_search(_INT_RE)
     cost_decimal = "cost" in names and schema["cost"].is_decimal()
     if not cost_decimal:
-        # One exact parse into an int64-backed decimal (nano-dollars under $1e9); digits
-        # past the nano-dollar are looked for only where the text is long enough to hold
-        # them. Trimming or a pattern on every row would cost more than the rest together.
-        cost_text = raw.cost.nullif("") if "cost" in names and schema["cost"].is_string() else text("cost")
+        if "cost" in names and schema["cost"].is_json():
+            # JSON Lines: a JSON string holds the decimal; a JSON number must be an integer
+            # (a number with a fraction or an exponent is floating-point money, refused).
+            js = raw.cost.cast("string")
+            quoted = js.startswith('"')
+            cost_text = ibis.ifelse(quoted, js.substr(1, js.length() - 2), js).nullif("")
+            prep["_cost_number"] = js.notnull() & ~quoted & ~js.re_search(_INT_RE)
+        else:
+            cost_text = text("cost")
+            prep["_cost_number"] = ibis.literal(False)
         prep["_cost"] = cost_text
-        prep["_cost_d"] = cost_text.try_cast("decimal(18, 9)")
-        dot = cost_text.find(".")
-        prep["_cost_fine"] = ibis.ifelse(
-            (dot >= 0) & (cost_text.length() - dot > 10), cost_text.re_search(_FINER_RE), False
-        )
+        prep["_cost_ok"] = cost_text.re_search(_MONEY_RE)
     pre = raw.mutate(**prep) if prep else raw
 
     checks: list[Check] = []
@@ -111,17 +116,27 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
             Check("ts", "missing", ts_val.isnull(), lambda r: "missing" if blank(r["ts"]) else None)
         )
     else:
-        ts_val = pre._ts.try_cast("timestamp('UTC')")
+        ts_val = ibis.ifelse(pre._ts_ok, pre._ts.try_cast("timestamp('UTC')"), ibis.null("timestamp('UTC')"))
         checks += [
             Check("ts", "missing", pre._ts.isnull(), lambda r: "missing" if blank(r["ts"]) else None),
-            Check("ts", "timestamp has no UTC offset (naive)", pre._ts_naive, lambda r: _naive(r["ts"])),
+            Check("ts", "timestamp has no UTC offset (naive)", pre._ts_naive, _ts_test("naive")),
             Check(
                 "ts",
                 "not an RFC 3339 timestamp",
                 pre._ts.notnull() & ~pre._ts_naive & (~pre._ts_ok | ts_val.isnull()),
-                lambda r: _junk_ts(r["ts"]),
+                _ts_test("junk"),
             ),
         ]
+    low = ibis.literal(parse.TS_MIN).cast("timestamp('UTC')")
+    high = ibis.literal(parse.TS_MAX).cast("timestamp('UTC')")
+    checks.append(
+        Check(
+            "ts",
+            f"timestamp outside {parse.TS_MIN.date()}..{parse.TS_MAX.date()}",
+            ts_val.notnull() & ((ts_val < low) | (ts_val >= high)),
+            _ts_test("range"),
+        )
+    )
     cols["ts"] = ts_val
 
     # model and the other text columns
@@ -148,136 +163,125 @@ def normalize(raw: Any, schema: Any) -> tuple[Any, list[Check]]:
         default = DEFAULTS[name]
         if name in names and schema[name].is_integer():
             value = pre[name].cast("int64")
-        elif name in names and schema[name].is_floating():
-            col = pre[name]
-            checks.append(
-                Check(name, "not an integer", col.notnull() & (col != col.floor()), _int_test(name))
-            )
-            value = col.cast("int64")
         else:
             t, ok = pre[f"_{name}"], pre[f"_{name}_ok"]
-            checks.append(Check(name, "not an integer", t.notnull() & ~ok, _int_test(name)))
+            checks.append(Check(name, "not an integer", t.notnull() & ~ok, _int_test(name, "shape")))
             value = ibis.ifelse(ok, t.try_cast("int64"), ibis.null("int64"))
         value = value.fill_null(default)
         if name == "requests":
-            checks.append(Check(name, "must be at least 1", value < 1, _range_test(name, 1, None)))
+            checks.append(Check(name, "must be at least 1", value < 1, _int_test(name, "low")))
+            checks.append(
+                Check(name, "implausibly large", value > parse.MAX_REQUESTS, _int_test(name, "high"))
+            )
         elif name == "status":
             checks.append(
-                Check(name, "not an HTTP status", (value < 100) | (value > 599), _range_test(name, 100, 599))
+                Check(name, "not an HTTP status", (value < 100) | (value > 599), _int_test(name, "range"))
             )
         else:
-            checks.append(Check(name, "negative", value < 0, _range_test(name, 0, None)))
-            checks.append(
-                Check(name, "implausibly large", value > MAX_TOKENS, _range_test(name, 0, None, MAX_TOKENS))
-            )
+            checks.append(Check(name, "negative", value < 0, _int_test(name, "low")))
+            checks.append(Check(name, "implausibly large", value > MAX_TOKENS, _int_test(name, "high")))
         cols[name] = value
 
     # cost
     if cost_decimal:
         d = pre.cost.cast("decimal(38, 9)")
-        checks.append(Check("cost", "implausibly large", d.abs() >= MAX_COST_DOLLARS, _cost_test))
+        checks.append(Check("cost", "implausibly large", d.abs() >= MAX_COST_DOLLARS, _cost_test("large")))
         exact = d
     else:
         checks += [
             Check(
                 "cost",
-                "not a decimal amount of dollars under $1e9",
-                pre._cost.notnull() & pre._cost_d.isnull(),
-                _cost_test,
+                "expected a decimal string of dollars, got a number with a fraction",
+                pre._cost_number,
+                _cost_test("number"),
             ),
-            Check("cost", "finer than a nano-dollar", pre._cost_fine, _cost_nano_test),
+            Check(
+                "cost",
+                "not a plain decimal amount of dollars",
+                pre._cost.notnull() & ~pre._cost_number & ~pre._cost_ok,
+                _cost_test("shape"),
+            ),
         ]
-        exact = ibis.ifelse(pre._cost_fine, ibis.null("decimal(18, 9)"), pre._cost_d).cast("decimal(38, 9)")
+        exact = ibis.ifelse(pre._cost_ok, pre._cost.try_cast("decimal(18, 9)"), ibis.null("decimal(18, 9)"))
+        exact = exact.cast("decimal(38, 9)")
+    checks.append(Check("cost", "must not be negative", exact < 0, _cost_test("negative")))
     cols["given_nanos"] = (exact * 1_000_000_000).cast("int64")
     flags = {f"_f{i}": check.flag.fill_null(False) for i, check in enumerate(checks)}
     normal = pre.select(**cols, **flags)
     return normal, checks
 
 
-def _naive(value: str | None) -> str | None:
-    if value is not None and re.search(_TS_NAIVE_RE, value):
-        return "timestamp has no UTC offset (naive)"
-    return None
-
-
-def _junk_ts(value: str | None) -> str | None:
-    if blank(value) or _naive(value):
-        return None
-    assert value is not None
-    if not re.search(_TS_RE, value):
-        return f"not an RFC 3339 timestamp: {value[:40]!r}"
-    text = value.strip().replace("z", "Z").replace("Z", "+00:00").replace("t", "T")
+def _message(call: Callable[[], object]) -> str | None:
     try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return f"not an RFC 3339 timestamp: {value[:40]!r}"
+        call()
+    except parse.ParseError as exc:
+        return exc.message
     return None
 
 
-def _int_test(name: str) -> Callable[[dict[str, str | None]], str | None]:
-    def test(row: dict[str, str | None]) -> str | None:
-        value = row[name]
-        if blank(value) or re.search(_INT_RE, value or ""):
-            return None
-        assert value is not None
-        return f"not an integer: {value[:40]!r}"
+def _ts_test(kind: str) -> Callable[[dict[str, Any]], str | None]:
+    """The Python mirror of a timestamp check: ``parse.timestamp``'s refusal of that kind."""
 
-    return test
-
-
-def _range_test(
-    name: str, low: int, high: int | None, most: int | None = None
-) -> Callable[[dict[str, str | None]], str | None]:
-    def test(row: dict[str, str | None]) -> str | None:
-        value = row[name]
-        if blank(value):
+    def test(row: dict[str, Any]) -> str | None:
+        value = row["ts"]
+        if value is None or (isinstance(value, str) and blank(value)):
             return None
-        assert value is not None
-        try:
-            number = int(value.strip()) if re.search(_INT_RE, value) else int(float(value))
-        except ValueError:
+        message = _message(lambda: parse.timestamp(value))
+        if message is None:
             return None
-        if most is not None:
-            return f"implausibly large ({number})" if number > most else None
-        if number < low or (high is not None and number > high):
-            if low == 0:
-                return f"negative ({number})"
-            if high is None:
-                return f"must be at least {low} (got {number})"
-            return f"not an HTTP status ({number})"
+        naive = "naive" in message
+        outside = "outside" in message
+        if (kind == "naive") == naive and (kind == "range") == outside:
+            return message
         return None
 
     return test
 
 
-def _decimal(value: str | None) -> Decimal | None:
-    """The cost as the engine parses it, or None when it is missing or junk."""
-    if blank(value):
+def _int_test(name: str, kind: str) -> Callable[[dict[str, Any]], str | None]:
+    """The Python mirror of a count check: ``parse.integer``'s refusal of that kind."""
+    bounds = {"requests": (1, parse.MAX_REQUESTS), "status": (None, None)}.get(name, (0, MAX_TOKENS))
+
+    def test(row: dict[str, Any]) -> str | None:
+        value = row[name]
+        if value is None or (isinstance(value, str) and blank(value)):
+            return None
+        if kind == "shape":
+            return _message(lambda: parse.integer(value, minimum=None, maximum=None))
+        if _message(lambda: parse.integer(value, minimum=None, maximum=None)) is not None:
+            return None
+        if kind == "range":
+            return _message(lambda: parse.http_status(value))
+        low, high = bounds
+        message = _message(lambda: parse.integer(value, minimum=low, maximum=high))
+        if message is None:
+            return None
+        return message if (kind == "high") == ("large" in message) else None
+
+    return test
+
+
+def _cost_test(kind: str) -> Callable[[dict[str, Any]], str | None]:
+    """The Python mirror of a cost check: ``parse.money``'s refusal of that kind."""
+
+    def test(row: dict[str, Any]) -> str | None:
+        value = row["cost"]
+        if value is None or (isinstance(value, str) and blank(value)):
+            return None
+        if kind == "number":
+            if isinstance(value, (float, Decimal)) and not isinstance(value, bool):
+                return f"expected a decimal string of dollars, got a number with a fraction ({value})"
+            return None
+        if isinstance(value, (float, Decimal)) and kind != "large":
+            return None
+        message = _message(lambda: parse.money(value, negative=True))
+        if kind in ("shape", "large"):
+            return message
+        if message is None and _message(lambda: parse.money(value)) is not None:
+            return _message(lambda: parse.money(value))
         return None
-    assert value is not None
-    try:
-        d = Decimal(value.strip())
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
 
-
-def _cost_test(row: dict[str, str | None]) -> str | None:
-    value = row["cost"]
-    if blank(value):
-        return None
-    assert value is not None
-    d = _decimal(value)
-    if d is None or abs(d) >= MAX_COST_DOLLARS:
-        return f"not a decimal amount of dollars under $1e9: {value[:40]!r}"
-    return None
-
-
-def _cost_nano_test(row: dict[str, str | None]) -> str | None:
-    d = _decimal(row["cost"])
-    if d is not None and abs(d) < MAX_COST_DOLLARS and d != d.quantize(Decimal("0.000000001")):
-        return f"finer than a nano-dollar: {row['cost']!r}"
-    return None
+    return test
 
 
 def validate(census: list[dict[str, Any]], checks: list[Check], source: Source) -> None:

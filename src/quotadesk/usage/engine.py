@@ -155,7 +155,8 @@ def read_raw(con: Any, path: Path) -> tuple[Any, str]:
         elif fmt == "csv":
             table = con.read_csv(str(path), table_name=fresh_name("raw"), all_varchar=True, header=True)
         else:
-            columns = {name: "VARCHAR" for name in COLUMNS}
+            # cost as JSON: a string and a number are told apart (money must be a string)
+            columns = {name: "JSON" if name == "cost" else "VARCHAR" for name in COLUMNS}
             table = con.read_json(
                 str(path), table_name=fresh_name("raw"), columns=columns, format="newline_delimited"
             )

@@ -33,6 +33,7 @@ from quotadesk.errors import UsageFileError
 from quotadesk.usage import engine
 from quotadesk.usage.checks import check_columns, normalize, raise_located, validate
 from quotadesk.usage.costing import cost_expr, price_missing, rates_for
+from quotadesk.usage.dedupe import collapse
 from quotadesk.usage.sources import FileSource, InlineSource, Source, field_of, inline_table
 
 OUTPUT_COLUMNS = (
@@ -138,6 +139,10 @@ def load_usage(
         raise UsageFileError(f"cannot read the records: {engine.short(exc)}", field_of(source)) from exc
     cells = census(con, stored, len(checks))
     validate(cells, checks, source)
+    deduped = collapse(con, stored, (*OUTPUT_COLUMNS, "given_nanos"), source)
+    if deduped is not stored:  # one event per request id (quotadesk.usage.dedupe)
+        stored = deduped
+        cells = census(con, stored, 0)
     if any(c["open"] for c in cells):
         stored = price_missing(con, stored, table_prices, unpriced, cells, source)
         cells = census(con, stored, 0)

@@ -9,13 +9,13 @@ failure the engine counts can be located without the engine keeping row numbers.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quotadesk import parse
 from quotadesk.errors import UsageFileError
 from quotadesk.usage import engine
 
@@ -71,7 +71,7 @@ class InlineSource:
     def where(self, index: int) -> str:
         return f"usage.records[{index}]"
 
-    def scan(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+    def scan(self) -> Iterator[tuple[str, dict[str, Any]]]:
         for i, rec in enumerate(self.rows):
             yield (
                 self.where(i),
@@ -90,7 +90,7 @@ class FileSource:
     def column_error(self, message: str, column: str) -> UsageFileError:
         return UsageFileError(message, f"records_file column {column}")
 
-    def scan(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+    def scan(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Rows as text in file order, each with its line (JSONL, CSV) or row (Parquet)."""
         if self.fmt == "jsonl":
             yield from self._scan_jsonl()
@@ -99,55 +99,67 @@ class FileSource:
         else:
             yield from self._scan_parquet()
 
-    def _scan_jsonl(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+    def _scan_jsonl(self) -> Iterator[tuple[str, dict[str, Any]]]:
         with self.path.open("rb") as fh:
             for number, line in enumerate(fh, start=1):
                 where = f"records_file line {number}"
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise UsageFileError("not JSON", where) from exc
+                    obj = parse.json_doc(line, where)
+                except parse.ParseError as exc:
+                    raise UsageFileError(exc.message, where) from exc
                 if not isinstance(obj, dict):
                     raise UsageFileError(f"expected a JSON object, got {type(obj).__name__}", where)
-                yield where, {n: as_text(obj.get(n), f"{where}.{n}", strict=False) for n in engine.COLUMNS}
+                row = {n: as_text(obj.get(n), f"{where}.{n}", strict=False) for n in engine.COLUMNS}
+                if isinstance(obj.get("cost"), float):
+                    row["cost"] = obj["cost"]  # kept a number: money must be a string (checks._cost_test)
+                yield where, row
 
-    def _scan_csv(self) -> Iterator[tuple[str, dict[str, str | None]]]:
-        with self.path.open(newline="", encoding="utf-8", errors="strict") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = next(reader)
-            except StopIteration:
-                return
-            width = len(header)
-            for row in reader:
-                where = f"records_file line {reader.line_num}"
-                if not row:
-                    continue
-                if len(row) != width:
-                    raise UsageFileError(f"expected {width} fields as in the header, found {len(row)}", where)
-                values = dict(zip(header, row, strict=True))
-                yield where, {n: (values.get(n) or None) for n in engine.COLUMNS}
+    def _scan_csv(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        line = 0
+        try:
+            with self.path.open(newline="", encoding="utf-8", errors="strict") as fh:
+                reader = csv.reader(fh)
+                try:
+                    header = next(reader)
+                except StopIteration:
+                    return
+                width = len(header)
+                for row in reader:
+                    line = reader.line_num
+                    where = f"records_file line {line}"
+                    if not row:
+                        continue
+                    if len(row) != width:
+                        raise UsageFileError(f"expected {width} fields as in the header, found {len(row)}", where)
+                    values = dict(zip(header, row, strict=True))
+                    yield where, {n: (values.get(n) or None) for n in engine.COLUMNS}
+        except UnicodeDecodeError as exc:
+            raise UsageFileError("not UTF-8 text", f"records_file line {line + 1}") from exc
+        except csv.Error as exc:
+            raise UsageFileError(f"not CSV: {exc}", f"records_file line {line + 1}") from exc
+        except OSError as exc:
+            raise UsageFileError(f"cannot read: {exc.strerror or exc}", "records_file") from exc
 
-    def _scan_parquet(self) -> Iterator[tuple[str, dict[str, str | None]]]:
+    def _scan_parquet(self) -> Iterator[tuple[str, dict[str, Any]]]:
         import pyarrow.parquet as pq
 
         number = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=65536):
-            for rec in batch.to_pylist():
-                number += 1
-                where = f"records_file row {number}"
-                yield where, {n: _parquet_text(rec.get(n)) for n in engine.COLUMNS}
+        try:
+            batches = pq.ParquetFile(self.path).iter_batches(batch_size=65536)
+            for batch in batches:
+                for rec in batch.to_pylist():
+                    number += 1
+                    where = f"records_file row {number}"
+                    yield where, {n: _parquet_text(rec.get(n)) for n in engine.COLUMNS}
+        except (OSError, ValueError, ArithmeticError) as exc:  # pyarrow's errors derive from these
+            raise UsageFileError(f"not a readable Parquet file: {engine.short(exc)}", f"records_file row {number + 1}") from exc
 
 
-def _parquet_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # an integral float is accepted by the engine too
-    if isinstance(value, datetime):
-        return value.isoformat()
+def _parquet_text(value: Any) -> Any:
+    if value is None or isinstance(value, (datetime, float)):
+        return value  # typed: parse.timestamp checks its range, a float is refused where money is
     return str(value)
 
 

@@ -9,13 +9,31 @@ ignored, so older clients keep working when a field is added.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from quotadesk import parse
+
+
+def _money_text(value: str) -> str:
+    parse.money(value)  # the one money rule; its ParseError is a ValueError: a 400 naming the field
+    return value
+
+
+def _when(value: datetime) -> datetime:
+    return parse.in_range(value)
+
 
 Text = Annotated[str, Field(min_length=1, max_length=100_000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
-MoneyText = Annotated[str, Field(min_length=1, max_length=40, examples=["25.00"])]
+MoneyText = Annotated[
+    str, Field(min_length=1, max_length=40, examples=["25.00"]), AfterValidator(_money_text)
+]
+"""Dollars as a plain decimal string (``quotadesk.parse.money``; the field says if negative is allowed)."""
+When = Annotated[AwareDatetime, AfterValidator(_when)]
+"""An RFC 3339 time with an offset, within ``quotadesk.parse``'s range (2000-01-01..2100-01-01)."""
 Team = Literal["support", "billing_team", "trust_and_safety", "finance", "security", "engineering"]
 
 
@@ -27,7 +45,7 @@ class ErrorAttachment(Model):
     kind: Literal["error_response"]
     status: Annotated[int, Field(ge=100, le=599)] | None = None
     body: Annotated[str, Field(max_length=100_000)] | None = None
-    seen_at: AwareDatetime | None = None
+    seen_at: When | None = None
 
 
 class LogAttachment(Model):
@@ -42,7 +60,7 @@ class TicketIn(Model):
     """The case bundle's ticket: the customer's words and what they attached."""
 
     id: Short | None = None
-    received_at: AwareDatetime | None = None
+    received_at: When | None = None
     subject: Annotated[str, Field(max_length=2_000)] = ""
     body: Text
     attachments: Annotated[list[Attachment], Field(max_length=50)] = []
@@ -106,7 +124,7 @@ class KeyIn(Model):
 class GrantIn(Model):
     amount: MoneyText
     kind: Literal["goodwill", "promotional", "free_trial"] = "goodwill"
-    expires_at: AwareDatetime | None = None
+    expires_at: When | None = None
     reason: Annotated[str, Field(max_length=2_000)] = ""
 
 

@@ -40,6 +40,7 @@ from datetime import date, datetime
 import pyarrow as pa
 
 from quotadesk.billing.pricing import CACHE_WRITE_1H, CACHE_WRITE_5M, Price, PriceTable, UnknownModelError
+from quotadesk.usage.dedupe import Seen
 from quotadesk.usage.importers.fields import Loc
 from quotadesk.usage.log import COLUMNS, COST_SCHEMA, SCHEMA, UNPRICED_COLUMNS, UNPRICED_SCHEMA
 
@@ -135,6 +136,8 @@ class RowBuilder:
         self._rates: dict[tuple[str, date, bool, str, str], tuple[int, int, int] | None] = {}
         self._unknown: dict[tuple[str, str], _Tally] = {}
         self._ordinals: dict[str, int] = {}
+        self.events = Seen()
+        """One event per request id (``quotadesk.usage.dedupe``): identical repeats collapse."""
 
     def seen(self) -> None:
         """Count one source row (a result, a line); reports progress every ``PROGRESS_EVERY`` rows."""
@@ -184,6 +187,12 @@ class RowBuilder:
         price). ``unpriced_reason`` says why a row cannot be priced at all (an export not
         grouped by model); such a row goes to the unpriced rows with that reason.
         """
+        content = (
+            ts, model, input_tokens, output_tokens, cached_tokens, requests, status, cost_nanos, key_id,
+            environment, fingerprint, ip, write_5m, write_1h, cache_write, batch, service_tier, speed,
+        )  # fmt: skip
+        if not self.events.fresh(request_id, content, str(loc)):
+            return True
         writes = write_5m + write_1h + cache_write
         for name, value in (
             ("input_tokens", input_tokens),

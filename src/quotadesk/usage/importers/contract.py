@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quotadesk import parse
 from quotadesk.billing.pricing import PriceTable
-from quotadesk.money import MoneyError, to_nanos
+from quotadesk.parse import ParseError
 from quotadesk.usage.importers.batch import CostBuilder, RowBuilder
 from quotadesk.usage.importers.fields import (
     Loc,
-    as_int,
     csv_rows,
-    decimal,
-    present,
-    read_bytes,
     records,
+    rows_file,
     text,
-    timestamp,
 )
 
 SOURCE = "contract"
@@ -82,7 +80,7 @@ def _has_environment(path: Path, suffix: str) -> bool:
 
         try:
             return "environment" in pq.ParquetFile(path).schema_arrow.names
-        except (pa.ArrowInvalid, OSError):
+        except (pa.ArrowInvalid, OSError, ValueError):
             return True  # let the row-by-row path word the error
     if suffix == ".csv":
         with path.open("rb") as fh:
@@ -100,6 +98,10 @@ def read_file(path: Path, rows: RowBuilder, costs: CostBuilder) -> None:
     source = {"csv": _csv_rows, "jsonl": records, "parquet": _parquet_rows}[kind](path)
     for loc, row in source:
         rows.seen()
+        if kind == "jsonl" and isinstance(row.get("cost"), Decimal):
+            raise loc.at("cost").error(
+                f"expected a decimal string of dollars, got a number with a fraction ({row['cost']})"
+            )
         _row(loc, row, rows)
 
 
@@ -111,10 +113,10 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    read_bytes(path)
+    rows_file(path)
     try:
         reader = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
         raise Loc(str(path)).error(f"not a Parquet file: {exc}") from exc
     names = set(reader.schema_arrow.names)
     for required in ("ts", "model"):
@@ -127,22 +129,33 @@ def _parquet_rows(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
             .error("floating-point money is refused; write decimal strings of dollars")
         )
     number = 0
-    for batch in reader.iter_batches(batch_size=65536):
-        for rec in batch.to_pylist():
-            number += 1
-            yield Loc(str(path), None, f"row {number}"), rec
+    try:
+        for batch in reader.iter_batches(batch_size=65536):
+            for rec in batch.to_pylist():
+                number += 1
+                yield Loc(str(path), None, f"row {number}"), rec
+    except (OSError, ValueError, ArithmeticError) as exc:  # a corrupt page: pyarrow's errors derive from these
+        raise Loc(str(path), None, f"row {number + 1}").error(f"not a readable Parquet file: {str(exc)[:200]}") from exc
+
+
+def _field(loc: Loc, name: str, call: Any, *args: Any, **kw: Any) -> Any:
+    """One value through ``quotadesk.parse``, its refusal located at ``loc.name``."""
+    where = loc.at(name)
+    try:
+        return call(*args, str(where), **kw)
+    except ParseError as exc:
+        raise where.error(exc.message) from exc
 
 
 def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
-    ts = timestamp(row.get("ts"), loc, "ts")
+    """One contract row by the records loader's rules (``quotadesk.parse``, ``usage.checks``)."""
+    ts = _field(loc, "ts", parse.timestamp, row.get("ts"))
     model = text(row, "model", loc, required=True)
-    inp = as_int(row.get("input_tokens"), loc, "input_tokens")
-    out = as_int(row.get("output_tokens"), loc, "output_tokens")
-    cached = as_int(row.get("cached_tokens"), loc, "cached_tokens")
-    requests = as_int(row.get("requests"), loc, "requests", default=1, minimum=1)
-    status = as_int(row.get("status"), loc, "status", default=200, minimum=None)
-    if not 100 <= status <= 599:
-        raise loc.at("status").error(f"not an HTTP status ({status})")
+    inp = _field(loc, "input_tokens", parse.tokens, row.get("input_tokens"))
+    out = _field(loc, "output_tokens", parse.tokens, row.get("output_tokens"))
+    cached = _field(loc, "cached_tokens", parse.tokens, row.get("cached_tokens"))
+    requests = _field(loc, "requests", parse.requests, row.get("requests"))
+    status = _field(loc, "status", parse.http_status, row.get("status"))
     cost = _cost(row.get("cost"), loc)
     key_id = text(row, "key_id", loc)
     fingerprint = text(row, "fingerprint", loc)
@@ -169,11 +182,11 @@ def _row(loc: Loc, row: Mapping[str, Any], rows: RowBuilder) -> None:
 
 
 def _cost(value: Any, loc: Loc) -> int | None:
-    """Decimal dollars to nano-dollars exactly; finer than a nano-dollar is refused."""
-    if not present(value):
+    """Decimal dollars to nano-dollars exactly (``parse.money``, never negative).
+
+    A JSON number with a fraction (read as a ``Decimal``) is floating-point money, refused as
+    the records loader refuses it; a typed Parquet decimal column is exact and taken.
+    """
+    if value is None or (isinstance(value, str) and not value.strip(" ")):
         return None
-    amount = decimal(value, loc, "cost")
-    try:
-        return to_nanos(amount)
-    except MoneyError as exc:
-        raise loc.at("cost").error(f"finer than a nano-dollar: {value}") from exc
+    return int(_field(loc, "cost", parse.money_nanos, value))

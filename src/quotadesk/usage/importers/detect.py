@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quotadesk.parse import ParseError, json_doc
 from quotadesk.usage.importers.fields import Loc, read_bytes
 
 LOOKED_FOR = (
@@ -81,11 +81,11 @@ def _csv(body: bytes) -> Detected | None:
 
 def _json(body: bytes) -> Detected | None:
     try:
-        doc: Any = json.loads(body, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        doc: Any = json_doc(body, "detect", parse_float=Decimal)
+    except ParseError:
         try:  # JSON Lines: the first line decides
-            doc = json.loads(body.splitlines()[0], parse_float=Decimal)
-        except (json.JSONDecodeError, UnicodeDecodeError, IndexError):
+            doc = json_doc(body.splitlines()[0], "detect", parse_float=Decimal)
+        except (ParseError, IndexError):
             return None
         found = _item(doc)
         return None if found is None else Detected(found.format, found.why + ", JSON Lines")

@@ -13,7 +13,6 @@ the CLI prints as ``error: <location>: <message>``.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,12 +21,17 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+from quotadesk import parse
 from quotadesk.errors import UsageFileError
 from quotadesk.money import NANOS_PER_DOLLAR
 
 _INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
-_DECIMAL_TEXT = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
-_HAS_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DECIMAL_TEXT = re.compile(r"^ *-?[0-9]{1,9}(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,2})? *$")
+"""Provider money text: ASCII digits, under $1e9, up to 30 decimals (a float's noise past the
+nano-dollar is rounded by ``nanos_rounded``). Unlike the contract's plain decimals
+(``quotadesk.parse.money``), a provider's own export may write a float as it prints one
+(LiteLLM's CSV ``7.5e-05``), so a two-digit exponent is read, exactly; no locale digits."""
+_HAS_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +59,41 @@ class Loc:
 
 def load_json(path: Path) -> Any:
     """A whole JSON file with decimals kept exact; a clear error if it is not JSON."""
-    loc = Loc(str(path))
-    raw = read_bytes(path)
-    try:
-        return json.loads(raw, parse_float=Decimal)
-    except UnicodeDecodeError as exc:
-        raise loc.error("not UTF-8 text") from exc
-    except json.JSONDecodeError as exc:
-        raise Loc(str(path), exc.lineno).error(f"not JSON ({exc.msg}, column {exc.colno})") from exc
+    return _json(read_bytes(path), Loc(str(path)))
 
 
-def read_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise Loc(str(path)).error("file not found")
+def _json(raw: bytes, loc: Loc) -> Any:
+    """One JSON document within ``quotadesk.parse``'s size and depth limits, decimals exact."""
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise Loc(str(path)).error(f"cannot read: {exc.strerror}") from exc
+        return parse.json_doc(raw, str(loc), parse_float=Decimal)
+    except parse.ParseError as exc:
+        raise loc.error(exc.message) from exc
+
+
+def read_bytes(path: Path, limit: int = parse.MAX_JSON_BYTES) -> bytes:
+    """A file's bytes within ``limit`` (``quotadesk.parse``); missing or unreadable is an error."""
+    try:
+        return parse.read_bytes(path, str(path), limit=limit)
+    except parse.ParseError as exc:
+        raise Loc(str(path)).error(exc.message) from exc
+
+
+def rows_file(path: Path) -> None:
+    """Refuse a rows file (CSV, JSON Lines, Parquet) that is missing, unreadable or past the limit."""
+    try:
+        parse.file_size(path, str(path), parse.MAX_ROWS_FILE_BYTES)
+    except parse.ParseError as exc:
+        raise Loc(str(path)).error(exc.message) from exc
 
 
 def json_lines(path: Path) -> Iterator[tuple[Loc, Any]]:
     """Each non-blank line of a JSON Lines file, parsed, with its line number."""
-    raw = read_bytes(path)
+    raw = read_bytes(path, parse.MAX_ROWS_FILE_BYTES)
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         loc = Loc(str(path), number)
-        try:
-            yield loc, json.loads(line, parse_float=Decimal)
-        except UnicodeDecodeError as exc:
-            raise loc.error("not UTF-8 text") from exc
-        except json.JSONDecodeError as exc:
-            raise loc.error(f"not JSON ({exc.msg}, column {exc.colno})") from exc
+        yield loc, _json(line, loc)
 
 
 def pages(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
@@ -103,8 +110,8 @@ def pages(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
             yield loc, _page(loc, page)
         return
     try:
-        doc = json.loads(raw, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        doc = _json(raw, Loc(str(path)))
+    except UsageFileError:
         for loc, page in json_lines(path):
             yield loc, _page(loc, page)
         return
@@ -125,8 +132,8 @@ def records(path: Path) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
     head = raw.lstrip()[:1]
     if head in (b"[", b"{"):
         try:
-            doc = json.loads(raw, parse_float=Decimal)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            doc = _json(raw, Loc(str(path)))
+        except UsageFileError:
             doc = None  # JSON Lines start with "{" too
         if isinstance(doc, Mapping) and not isinstance(doc.get("data", doc.get("rows")), list):
             # One row: on one line it is JSON Lines (errors name the line); spread over several
@@ -224,26 +231,14 @@ def as_int(
     minimum: int | None = 0,
 ) -> int:
     """A whole number at ``loc`` (``.field``), refused below ``minimum``; ``default`` when absent."""
-    number: int
-    kind = type(value)
-    if kind is int:
-        number = value
-    elif kind is str and value.isdigit():
-        number = int(value)
-    elif not present(value):
+    if not present(value):
         if required:
             raise _where(loc, field).error("missing")
         return default
-    elif isinstance(value, bool):
-        raise _where(loc, field).error(f"expected an integer, got {_kind(value)}")
-    elif isinstance(value, int) or _integral(value):
-        number = int(value)
-    else:
-        raise _where(loc, field).error(f"not an integer: {_kind(value)}")
-    if minimum is not None and number < minimum:
-        message = f"negative ({number})" if minimum == 0 else f"must be at least {minimum} ({number})"
-        raise _where(loc, field).error(message)
-    return number
+    try:
+        return parse.integer(value, str(_where(loc, field)), minimum=minimum, maximum=parse.MAX_TOKENS)
+    except parse.ParseError as exc:
+        raise _where(loc, field).error(exc.message) from exc
 
 
 def whole(obj: Mapping[str, Any], name: str, loc: Loc, *, required: bool = False, default: int = 0) -> int:
@@ -275,11 +270,11 @@ def decimal(value: Any, loc: Loc, field: str | None = None) -> Decimal:
     elif isinstance(value, int):
         d = Decimal(value)
     elif isinstance(value, str) and _DECIMAL_TEXT.match(value):
-        d = Decimal(value.strip())
+        d = Decimal(value.strip(" "))
     else:
         raise _where(loc, field).error(f"not a decimal amount: {_kind(value)}")
-    if not d.is_finite():
-        raise _where(loc, field).error(f"not a finite amount: {value!r}")
+    if not d.is_finite() or abs(d) >= parse.MAX_DOLLARS:
+        raise _where(loc, field).error(f"not a finite amount under $1e9: {str(value)[:40]!r}")
     return d
 
 
@@ -317,7 +312,12 @@ def timestamp(value: Any, loc: Loc, field: str | None = None, *, naive_is_utc: b
             raise _where(loc, field).error(
                 "missing" if not present(value) else f"expected an RFC 3339 time, got {_kind(value)}"
             )
-        raw = value.strip()
+        raw = value.strip(" ")
+        if naive_is_utc is False:
+            try:
+                return parse.timestamp(raw, str(_where(loc, field)))
+            except parse.ParseError as exc:
+                raise _where(loc, field).error(exc.message) from exc
         if len(raw) < 16 or raw[10] not in "Tt " or not _HAS_TIME.match(raw):
             raise _where(loc, field).error(f"not an RFC 3339 time: {raw[:40]!r}")
         try:
@@ -332,12 +332,15 @@ def timestamp(value: Any, loc: Loc, field: str | None = None, *, naive_is_utc: b
         if not naive_is_utc:
             raise _where(loc, field).error("time has no UTC offset (naive)")
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return parse.in_range(when, str(_where(loc, field)))
+    except parse.ParseError as exc:
+        raise _where(loc, field).error(exc.message) from exc
 
 
 def csv_rows(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[Loc, Mapping[str, Any]]]:
     """Rows of a CSV file with a header, each with its line; ``required`` columns must be present."""
-    read_bytes(path)  # a clear error for a missing file
+    rows_file(path)  # a clear error for a missing or oversized file
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -359,3 +362,5 @@ def csv_rows(path: Path, required: tuple[str, ...] = ()) -> Iterator[tuple[Loc, 
         raise Loc(str(path)).error("not UTF-8 text") from exc
     except csv.Error as exc:
         raise Loc(str(path)).error(f"not CSV: {exc}") from exc
+    except OSError as exc:
+        raise Loc(str(path)).error(f"cannot read: {exc.strerror or exc}") from exc
