@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from gateway.harness import (
     COMPLETION_TOKENS,
@@ -247,7 +248,7 @@ def run_trial(
             target=_kill_and_restart, args=(victim, books, org, outcome.reached, broken), daemon=True
         )
         killer.start()
-    outcome = asyncio.run(
+    outcome = _run_apart(
         race(
             urls,
             secret,
@@ -300,3 +301,22 @@ def _kill_and_restart(
     ]
     if stale:
         broken.append(f"{len(stale)} leases of the killed process still open after its restart was ready")
+
+
+def _run_apart(coro: Any) -> Any:
+    """``asyncio.run`` in a thread of its own: a test earlier in the session (the browser tests)
+    may leave an event loop running in the main thread, where ``asyncio.run`` is refused."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
