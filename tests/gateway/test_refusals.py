@@ -19,7 +19,7 @@ import anthropic
 import httpx
 import openai
 import pytest
-from conftest import ADMIN, Gateway, Upstream
+from conftest import ADMIN, Gateway, Upstream, start_gateway, stop
 from sqlalchemy import insert
 
 from quotadesk.store.schema import invoices
@@ -176,7 +176,6 @@ def test_a_billing_refusal_served_as_429_says_do_not_retry(
     gateway: Gateway, upstream: Upstream, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """In the openai dialect credits run out as 429 insufficient_quota, which SDKs would retry."""
-    from conftest import start_gateway, stop
 
     monkeypatch.setenv("QUOTADESK_GATEWAY_DIALECT", "openai")
     db = gateway.books.engine.url.render_as_string(hide_password=False)

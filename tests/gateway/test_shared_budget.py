@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Gateway, Upstream, start_gateway, stop
+from conftest import ADMIN, Gateway, Upstream, start_gateway, stop
 from sqlalchemy import func, select
 
 from quotadesk.billing.grants import spendable_balance
@@ -109,7 +109,6 @@ def test_spend_never_passes_a_hard_limit(gateway: Gateway) -> None:
     org = gateway.org(billing_mode="invoiced", credit=None)
     from datetime import UTC, datetime
 
-    from conftest import ADMIN
 
     gateway.books.set_limits(ADMIN, datetime.now(UTC), org, hard="0.0005")  # ~25 requests
     secret = gateway.key(org)
