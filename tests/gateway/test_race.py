@@ -9,7 +9,6 @@ a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ pytest.importorskip("quotadesk.gateway")
 
 from gateway.harness import FakeUpstream, Gateway
 from gateway.racing import Trial, run_trial
-from pgdb import fresh_schema
 from quotadesk.store.books import Books
 
 pytestmark = pytest.mark.slow
@@ -26,14 +24,6 @@ pytestmark = pytest.mark.slow
 SEEDS = (1, 2, 3, 4)
 CLIENTS = 16
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'books.db'}"
-    else:
-        with fresh_schema() as url:
-            yield url
 
 
 def test_racing_clients_on_two_gateways_never_overspend(db_url: str, tmp_path: Path) -> None:

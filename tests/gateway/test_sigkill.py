@@ -11,7 +11,6 @@ request id. Nothing here asserts a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ pytest.importorskip("quotadesk.gateway")
 
 from gateway.harness import FakeUpstream, Gateway, open_holds, open_leases
 from gateway.racing import Trial, run_trial
-from pgdb import fresh_schema
 from quotadesk.store.books import Books
 
 pytestmark = pytest.mark.slow
@@ -28,14 +26,6 @@ pytestmark = pytest.mark.slow
 KILLS = (11, 12, 13, 14, 15)
 CLIENTS = 16
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'books.db'}"
-    else:
-        with fresh_schema() as url:
-            yield url
 
 
 def test_sigkill_under_load_loses_no_settle(db_url: str, tmp_path: Path) -> None:
