@@ -76,7 +76,8 @@ def summarize(title: str, results: Sequence[TrialResult], seconds: float) -> int
     refused = sum(n for r in results for s, n in r.outcome.statuses.items() if s != 200)
     settled = sum(r.facts.event_cost for r in results)
     ledger = sum(r.facts.spend for r in results)
-    unspent = [r.facts.remaining / r.facts.granted for r in results if r.facts.granted]
+    # trials under a hard limit stop at the limit, far below the credit: their figure is below
+    unspent = [r.facts.remaining / r.facts.granted for r in results if r.facts.granted and r.trial.hard is None]
     hard = [r for r in results if r.trial.hard is not None]
     log(f"\n{title}: {len(results)} trials in {seconds:.0f} s, {len(results) - len(bad)} passed, {len(bad)} failed")
     log(f"  admitted {admitted} requests (200 with full body), refused {refused}")
@@ -86,11 +87,12 @@ def summarize(title: str, results: Sequence[TrialResult], seconds: float) -> int
     over_hard = [r for r in hard if r.trial.hard is not None and r.facts.spend > r.trial.hard]
     log(f"  overspent the balance in {len(over)} trials; past the hard limit in {len(over_hard)} of {len(hard)}")
     if unspent:
-        log(f"  credit left unspent when every client gave up: median {statistics.median(unspent):.1%},"
-            f" max {max(unspent):.1%} (holds in flight and leases refuse what the remainder could pay)")
+        log(f"  credit left unspent when every client gave up (trials without a hard limit): median"
+            f" {statistics.median(unspent):.1%}, max {max(unspent):.1%} (holds in flight and leases"
+            " refuse what the remainder could pay)")
     if hard:
         left = [(r.trial.hard - r.facts.spend) / r.trial.hard for r in hard if r.trial.hard]
-        log(f"  hard-limit headroom left unspent: median {statistics.median(left):.1%}")
+        log(f"  hard-limit headroom left unspent: median {statistics.median(left):.1%}, max {max(left):.1%}")
     errors = sum(len(r.outcome.errors) for r in results)
     if errors:
         log(f"  client connection errors (expected around kills): {errors}")

@@ -50,5 +50,4 @@ def test_sigkill_under_load_loses_no_settle(db_url: str, tmp_path: Path) -> None
     assert all(r.outcome.admitted for r in results)
     assert held == 0
     assert report.ok, report.to_json()
-    if leases:  # known gap (issue #14 note): a graceful stop after a kill may leave a lease to expire
-        pytest.xfail(f"leases still open after every gateway stopped (they expire by TTL): {leases}")
+    assert not leases, f"leases still open after every gateway stopped: {leases}"

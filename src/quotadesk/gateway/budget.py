@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,8 @@ from quotadesk.gateway.settlement import SettlementWriter
 from quotadesk.store import leases
 from quotadesk.store.admission import deny_notice
 from quotadesk.store.values import add_notice
+
+log = logging.getLogger("quotadesk.gateway")
 
 
 class OrgBudget:
@@ -159,9 +162,17 @@ class Budgets:
             )
 
         fut = self.writer.call(run)
+        # ``applied`` resolves only once the grant is in ``b``: a waiter that sees it done may
+        # rely on ``b.lease_id`` (else a second take would open a second lease for this org).
+        applied: asyncio.Future[Any] = fut.get_loop().create_future()
 
         def apply(f: asyncio.Future[Any]) -> None:
-            if f.cancelled() or f.exception() is not None:
+            if f.cancelled():
+                applied.cancel()
+                return
+            error = f.exception()
+            if error is not None:
+                applied.set_exception(error)
                 return
             g: leases.LeaseGrant = f.result()
             b.lease_id, b.org, b.reserve, b.others = g.lease_id, g.org, g.reserve, g.others
@@ -169,20 +180,23 @@ class Budgets:
             b.settled_base = mark  # what settled before the renewal is in its figures now
             b.renewed = time.monotonic()
             b.expires = b.renewed + ttl
+            applied.set_result(g)
 
         fut.add_done_callback(apply)
-        return fut
+        return applied
 
     async def renew(self, b: OrgBudget, need: int) -> None:
         """Renew (or take) the lease so that ``need`` more fits if the books allow; one at a time."""
         while b.renewing is not None:
             pending = b.renewing
-            if pending.done():  # finished; its clean-up callback just has not run yet
+            if pending.done():  # applied; its clean-up callback just has not run yet
                 b.renewing = None
+                if b.lease_id is not None and b.left >= need:
+                    return
                 break
             with contextlib.suppress(Exception):
                 await asyncio.shield(pending)
-            if b.left >= need:
+            if b.lease_id is not None and b.left >= need:
                 return
         fut = self._take(b, b.inflight + need)
         b.renewing = fut
@@ -216,10 +230,14 @@ class Budgets:
                 b.renewing.add_done_callback(partial(_renewed, b))
 
     def return_all(self) -> None:
-        """Stopping: give every lease back (queued behind the last settles)."""
-        for b in self.orgs.values():
-            if b.lease_id is not None:
-                self.writer.call(partial(_return, lease_id=b.lease_id, reason="holder stopped"))
+        """Stopping: give back every lease this holder has open in the books, queued behind the
+        last settles. By holder, not by what ``orgs`` knows: a take still in the writer's queue
+        (its grant never applied here, the loop no longer runs) opens a lease this process
+        never heard of."""
+        holder = self.holder
+        self.writer.call(
+            lambda conn: leases.close_holder(conn, _now(), holder, "holder stopped", status="returned")
+        )
         self.orgs.clear()
 
     # ------------------------------------------------------------------ deciding
@@ -278,5 +296,8 @@ def _notice(conn: Connection, *, org_id: str, kind: str, now: datetime, key: str
     add_notice(conn, org_id, kind, now, dedupe_key=key)
 
 
-def _renewed(b: OrgBudget, _f: asyncio.Future[Any]) -> None:
-    b.renewing = None
+def _renewed(b: OrgBudget, f: asyncio.Future[Any]) -> None:
+    if b.renewing is f:
+        b.renewing = None
+    if not f.cancelled() and f.exception() is not None:  # retrieved: the next upkeep tries again
+        log.warning("lease renewal of %s failed: %s", b.org_id, f.exception())

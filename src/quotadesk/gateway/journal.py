@@ -86,9 +86,18 @@ class Journal:
         self._truncated_at = 0
 
     def _open(self, path: Path) -> int:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.write(fd, self._header)
+        # Made under a name the orphan scan does not match, locked, then renamed into place: a
+        # file that can be seen as ``*.jsonl`` is always locked while its holder lives (else a
+        # scan between create and lock would take a live holder for dead and close its leases).
+        tmp = path.with_name(path.name + ".new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(fd, self._header)
+            os.rename(tmp, path)
+        except BaseException:
+            os.close(fd)
+            raise
         return fd
 
     @property

@@ -104,7 +104,8 @@ def take_lease(
     Must run in a transaction; locks the organization. ``need`` is the whole reserve wanted
     (what is in flight here plus the next request), not an increment. The slice on top is at
     most ``extra`` and at most a quarter of the room left after ``need``, so near the end of a
-    balance the slices shrink and several holders share what is left. Never more than the room.
+    balance the slices shrink and several holders share what is left. Never more than the room,
+    never less than what the holder's open lease still reserves (see below).
     """
     org = load_organization(conn, org_id, lock=True)
     mtd = ledger.balance(conn, ledger.spend_account(org_id, month_start(now)))
@@ -121,7 +122,12 @@ def take_lease(
     balance = spendable_balance(org.credit_grants, now) if org.billing_mode == BillingMode.PREPAID else None
     room = _room(org, balance, mtd, others)
     slice_ = extra if room is None else min(extra, max(0, room - need) // 4)
-    reserve = need + slice_ if room is None else max(0, min(room, need + slice_))
+    # Never below ``own``: the holder may have admitted up to its old reserve while this renewal
+    # was on its way (it cannot know the new figure yet), and ``own`` is exactly what the books
+    # still reserve for those requests. Shrinking it would hand that money to another holder
+    # twice. A lease shrinks only by settling, by being returned or by expiring.
+    want = max(need + slice_, own)
+    reserve = want if room is None else max(0, min(room, want))
     expires = now + ttl
     if row is None:
         lease_id = new_id("lease")
@@ -200,12 +206,15 @@ def return_lease(conn: Connection, now: datetime, lease_id: str, reason: str = "
         _close(conn, now, [row], "returned", reason)
 
 
-def close_holder(conn: Connection, now: datetime, holder: str, reason: str) -> list[ClosedLease]:
-    """Release every open lease of a holder known to be gone (its settles are already posted)."""
+def close_holder(
+    conn: Connection, now: datetime, holder: str, reason: str, *, status: str = "released"
+) -> list[ClosedLease]:
+    """Close every open lease of a holder that is gone or stopping (its settles are posted):
+    ``released`` by another process that found it dead, ``returned`` by the holder itself."""
     rows = conn.execute(
         select(gateway_leases).where(gateway_leases.c.holder == holder, gateway_leases.c.status == "open")
     ).all()
-    return _close(conn, now, rows, "released", reason)
+    return _close(conn, now, rows, status, reason)
 
 
 def expire_leases(conn: Connection, now: datetime) -> list[ClosedLease]:
