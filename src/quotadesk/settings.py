@@ -162,6 +162,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("gateway_access_log", "", "Access log of the gateway: a file path, '-' for stderr, empty for none."),
         Setting("gateway_lease_dollars", "1.00", "Largest slice of an organization's headroom one gateway process leases at a time."),
         Setting("gateway_lease_ttl_seconds", "15", "A lease its holder stops renewing stops counting after this long."),
+        Setting("gateway_lease_idle_seconds", "2", "A gateway process gives an organization's lease back after this long without a request."),
         Setting("gateway_snapshot_seconds", "1", "How often a gateway process renews leases in use and re-reads those organizations."),
         Setting("gateway_key_cache_seconds", "2", "How long the gateway remembers which organization a key hash belongs to."),
         Setting("gateway_upstream_timeout_seconds", "600", "Longest an upstream answer may take, streaming included."),

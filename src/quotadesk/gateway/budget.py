@@ -111,7 +111,7 @@ class Budgets:
         key_ttl: float = 2.0,
         refresh_s: float = 1.0,
         lease_ttl_s: float = 15.0,
-        idle_s: float = 10.0,
+        idle_s: float = 2.0,
     ) -> None:
         self.writer = writer
         self.holder = holder

@@ -61,6 +61,7 @@ class Options:
     lease_nanos: int = 1_000_000_000
     lease_ttl_s: float = 15.0
     snapshot_s: float = 1.0
+    lease_idle_s: float = 2.0
     key_cache_s: float = 2.0
     upstream_timeout_s: float = 600.0
     upstream_retries: int = 1
@@ -86,6 +87,7 @@ def options_from_settings(db: str, config: GatewayConfig) -> Options:
         lease_nanos=nanos(settings.get("gateway_lease_dollars"), "gateway_lease_dollars", allow_negative=False),
         lease_ttl_s=float(settings.get("gateway_lease_ttl_seconds")),
         snapshot_s=float(settings.get("gateway_snapshot_seconds")),
+        lease_idle_s=float(settings.get("gateway_lease_idle_seconds")),
         key_cache_s=float(settings.get("gateway_key_cache_seconds")),
         upstream_timeout_s=float(settings.get("gateway_upstream_timeout_seconds")),
         upstream_retries=int(settings.get("gateway_upstream_retries")),
@@ -125,7 +127,7 @@ async def _worker_main(sock: socket.socket, opts: Options, parent: int | None = 
         log.warning("recovery: %s", line)
     budgets = Budgets(
         writer, holder, slice_nanos=opts.lease_nanos, key_ttl=opts.key_cache_s,
-        refresh_s=opts.snapshot_s, lease_ttl_s=opts.lease_ttl_s,
+        refresh_s=opts.snapshot_s, lease_ttl_s=opts.lease_ttl_s, idle_s=opts.lease_idle_s,
     )
     rates = RateWindows(opts.redis_url, holder)
     pool = UpstreamPool(timeout=opts.upstream_timeout_s, retries=opts.upstream_retries)

@@ -13,6 +13,11 @@ reserved, exactly like an open hold (``payments.open_holds`` adds them up), so:
 * ``settle_events`` posts usage through ``metering.record_batch`` (exactly once per request id)
   and adds the cost to the lease's ``settled`` in the same transaction, so the reservation
   shrinks by what was spent: balance goes down, the reserve goes down, the sum stays put.
+* A renewal never gives the holder less than its open lease still reserves: the holder kept
+  admitting against that reserve while the renewal was on its way (it cannot know the new
+  figure before the transaction is back), so a smaller figure would let another holder take
+  money already promised. A lease shrinks by settling, by being returned (the holder does so
+  when the organization is idle, ``gateway_lease_idle_seconds``) or by expiring.
 * A lease must be renewed before ``expires_at``; a holder that dies stops renewing and its
   unsettled reserve stops counting at expiry (``expire_leases`` then marks it). A holder known to
   be dead (its journal lock is free, see ``gateway.journal``) is closed at once by
