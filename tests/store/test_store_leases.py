@@ -150,7 +150,7 @@ def run_model(engine: Engine, seed: int, steps: int = 400) -> tuple[int, int]:
     return max(worst, _spent(engine, org)), bound
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32))
 def test_no_interleaving_of_renewals_and_admissions_overspends(sqlite_engine: Engine, seed: int) -> None:
     spent, bound = run_model(sqlite_engine, seed)
