@@ -1,14 +1,15 @@
 """Race and SIGKILL benchmark of the gateway (issue #14), at full size.
 
     .venv/bin/python bench/gateway_race.py [--trials 1000] [--clients 64] [--kill 0]
-                                           [--db sqlite|postgresql|URL] [--seed 1]
+                                           [--db sqlite|postgresql|URL] [--seed 1] [--audit-every 10]
 
 Races: ``--trials`` seeded trials, each a fresh org on one key whose credit pays for a few hundred
 requests (a third also under a hard limit below the credit), ``--clients`` clients over two
 gateway processes on the same books, each sending until refused for money. After each trial the
 books are read back: total settled equals what the ledger says, never above the balance or the
 hard limit, every admitted request (a 200 with its full body and request id) has exactly one usage
-event and no event lacks an answer, ledger postings sum to zero, no hold left open, ``verify`` clean.
+event and no event lacks an answer, ledger postings sum to zero, no hold left open; ``verify`` (an audit of the whole books, whose cost grows with them) clean
+after every ``--audit-every``-th trial and the last.
 
 Kills: ``--kill N`` runs N more trials in which one of the two gateway processes is SIGKILLed once a
 seeded share of the budget was admitted, then restarted on the same port; the same invariants hold
@@ -105,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=1000)
     ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--audit-every", type=int, default=10,
+                    help="run books verify (the whole books) after every Nth trial and the last; 1 = every trial")
     ap.add_argument("--kill", type=int, default=0, help="SIGKILL trials after the races (issue: 100)")
     ap.add_argument("--db", default="sqlite", help="sqlite, postgresql or a books URL")
     ap.add_argument("--seed", type=int, default=1, help="first seed; trial i uses seed + i")
@@ -127,7 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 results = []
                 for i in range(args.trials):
-                    results.append(run_trial(books, urls, Trial.draw(args.seed + i), clients=args.clients))
+                    last = i + 1 == args.trials
+                    audit = args.audit_every > 0 and ((i + 1) % args.audit_every == 0 or last)
+                    results.append(
+                        run_trial(books, urls, Trial.draw(args.seed + i), clients=args.clients, audit=audit)
+                    )
                     if results[-1].broken:
                         log(f"  seed {args.seed + i}: {'; '.join(results[-1].broken)[:300]}")
                     if (i + 1) % 50 == 0:
@@ -138,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 kills = []
                 for i in range(args.kill):
                     seed = args.seed + args.trials + i
-                    kills.append(run_trial(books, urls, Trial.draw(seed), clients=args.clients, victim=gw1))
+                    audit = args.audit_every > 0 and ((i + 1) % args.audit_every == 0 or i + 1 == args.kill)
+                    kills.append(
+                        run_trial(books, urls, Trial.draw(seed), clients=args.clients, victim=gw1, audit=audit)
+                    )
                     if kills[-1].broken:
                         log(f"  kill seed {seed}: {'; '.join(kills[-1].broken)[:300]}")
                     if (i + 1) % 10 == 0:

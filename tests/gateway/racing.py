@@ -225,10 +225,12 @@ def run_trial(
     clients: int,
     settle_timeout: float = 20.0,
     victim: Gateway | None = None,
+    audit: bool = True,
 ) -> TrialResult:
     """One seeded trial; with ``victim``, that gateway is SIGKILLed at a seeded moment of the race
     and restarted on the same port (its clients retry past the gap), and the dead process's
-    leases must be closed once the new one is ready."""
+    leases must be closed once the new one is ready. ``audit``: run ``verify`` on the whole books
+    after this trial (a finding breaks this trial, though an earlier one may have caused it)."""
     org, secret = seed_org(
         books,
         credit=dollars(trial.credit),
@@ -264,7 +266,7 @@ def run_trial(
         killer.join()
     wait_settled(books.engine, org, settle_timeout)
     quiet = wait_quiet(books.engine, org, outcome.admitted, settle_timeout)
-    facts = org_facts(books.engine, org)
+    facts = org_facts(books.engine, org, audit=audit)
     broken += check_exactly_once(facts, outcome.admitted, trial.hard, unanswered_ok=victim is not None)
     if victim is None:
         told = sum(outcome.told.values(), Decimal(0)) * NANOS
